@@ -1,0 +1,224 @@
+#include "lease/allocation.h"
+
+#include <algorithm>
+#include <string>
+
+namespace weft::lease {
+namespace {
+
+constexpr std::size_t kMaxCandidates = 100;
+
+template <typename U> struct Interval {
+  U first;
+  U last;
+};
+
+// The first `limit` block starts c (min <= c <= max, step block_mask + 1, all aligned) whose
+// blocks [c, c + block_mask] overlap no taken interval. Sorting plus one sweep: the cost does not
+// depend on the size of the range.
+template <typename U>
+std::vector<U> free_blocks(U min, U max, U block_mask, std::vector<Interval<U>> taken,
+                           std::size_t limit) {
+  std::sort(taken.begin(), taken.end(),
+            [](const Interval<U>& a, const Interval<U>& b) { return a.first < b.first; });
+  std::vector<U> out;
+  std::size_t idx = 0;
+  U c = min;
+  while (c <= max && out.size() < limit) {
+    const U block_last = c + block_mask;
+    while (idx < taken.size() && taken[idx].last < c) {
+      ++idx;
+    }
+    if (idx < taken.size() && taken[idx].first <= block_last) {
+      // Everything sorted before idx ends before c; taken[idx] overlaps: jump past it.
+      if (taken[idx].last >= max) {
+        break;
+      }
+      c = (taken[idx].last + 1 + block_mask) & ~block_mask;
+      continue;
+    }
+    out.push_back(c);
+    if (c >= max) {
+      break;
+    }
+    c += block_mask + 1;
+  }
+  return out;
+}
+
+bool held_by_us(const AllocationInput& in, const Lease& l) {
+  if (in.v4) {
+    return l.attrs.public_ip == in.public_ip;
+  }
+  return in.public_ipv6 && l.attrs.public_ipv6 == in.public_ipv6;
+}
+
+bool lease_compatible(const AllocationInput& in, const Lease& l) {
+  const bool v4_ok = in.v4 ? (l.subnet && is_compatible(*in.v4, *l.subnet)) : !l.subnet;
+  const bool v6_ok =
+      in.v6 ? (l.ipv6_subnet && is_compatible(*in.v6, *l.ipv6_subnet)) : !l.ipv6_subnet;
+  return v4_ok && v6_ok;
+}
+
+std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, std::mt19937_64& rng,
+                                   bool& from_previous, base::Status& error) {
+  const SubnetRange& r = *in.v4;
+  if (in.previous_subnet && is_compatible(r, *in.previous_subnet)) {
+    const bool taken = std::any_of(in.existing.begin(), in.existing.end(), [&](const Lease& l) {
+      return l.subnet && l.subnet->overlaps(*in.previous_subnet);
+    });
+    if (!taken) {
+      from_previous = true;
+      return *in.previous_subnet;
+    }
+  }
+  std::vector<Interval<std::uint64_t>> taken;
+  taken.reserve(in.existing.size());
+  for (const Lease& l : in.existing) {
+    if (l.subnet) {
+      taken.push_back({l.subnet->first().value(), l.subnet->last().value()});
+    }
+  }
+  const std::uint64_t mask = (std::uint64_t{1} << (32 - r.subnet_len)) - 1;
+  const auto blocks = free_blocks<std::uint64_t>(r.min.value(), r.max.value(), mask,
+                                                 std::move(taken), kMaxCandidates);
+  if (blocks.empty()) {
+    error = base::out_of_range("out of subnets: no free /" + std::to_string(r.subnet_len) + " in " +
+                               r.min.to_string() + ".." + r.max.to_string() + " of " +
+                               r.network.to_string());
+    return std::nullopt;
+  }
+  std::uniform_int_distribution<std::size_t> dist(0, blocks.size() - 1);
+  return net::Ip4Net(net::Ip4Addr(static_cast<std::uint32_t>(blocks[dist(rng)])), r.subnet_len);
+}
+
+std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, std::mt19937_64& rng,
+                                   bool& from_previous, base::Status& error) {
+  const SubnetRange6& r = *in.v6;
+  if (in.previous_ipv6_subnet && is_compatible(r, *in.previous_ipv6_subnet)) {
+    const bool taken = std::any_of(in.existing.begin(), in.existing.end(), [&](const Lease& l) {
+      return l.ipv6_subnet && l.ipv6_subnet->overlaps(*in.previous_ipv6_subnet);
+    });
+    if (!taken) {
+      from_previous = true;
+      return *in.previous_ipv6_subnet;
+    }
+  }
+  std::vector<Interval<net::Uint128>> taken;
+  taken.reserve(in.existing.size());
+  for (const Lease& l : in.existing) {
+    if (l.ipv6_subnet) {
+      taken.push_back({l.ipv6_subnet->first().value(), l.ipv6_subnet->last().value()});
+    }
+  }
+  const net::Uint128 mask = ~net::Ip6Net(net::Ip6Addr(), r.subnet_len).mask();
+  const auto blocks = free_blocks<net::Uint128>(r.min.value(), r.max.value(), mask,
+                                                std::move(taken), kMaxCandidates);
+  if (blocks.empty()) {
+    error = base::out_of_range("out of subnets: no free /" + std::to_string(r.subnet_len) + " in " +
+                               r.min.to_string() + ".." + r.max.to_string() + " of " +
+                               r.network.to_string());
+    return std::nullopt;
+  }
+  std::uniform_int_distribution<std::size_t> dist(0, blocks.size() - 1);
+  return net::Ip6Net(net::Ip6Addr::from_value(blocks[dist(rng)]), r.subnet_len);
+}
+
+template <typename Range, typename Net, typename Addr>
+base::Status validate_range(const Range& r, int max_len, const char* family) {
+  const std::string where = std::string(family) + " subnet range of " + r.network.to_string();
+  if (!r.network.is_network()) {
+    return base::invalid_argument(where + ": network has host bits set");
+  }
+  if (r.subnet_len < r.network.prefix_len() || r.subnet_len > max_len) {
+    return base::invalid_argument(where + ": subnet length /" + std::to_string(r.subnet_len) +
+                                  " must be in /" + std::to_string(r.network.prefix_len()) + "../" +
+                                  std::to_string(max_len));
+  }
+  for (const auto& [name, addr] : {std::pair<const char*, Addr>{"min", r.min}, {"max", r.max}}) {
+    const Net block(addr, r.subnet_len);
+    if (!block.is_network()) {
+      return base::invalid_argument(where + ": " + name + " " + addr.to_string() +
+                                    " is not aligned to /" + std::to_string(r.subnet_len));
+    }
+    if (!r.network.contains(addr)) {
+      return base::invalid_argument(where + ": " + name + " " + addr.to_string() +
+                                    " is outside the network");
+    }
+  }
+  if (r.max < r.min) {
+    return base::invalid_argument(where + ": min " + r.min.to_string() + " is after max " +
+                                  r.max.to_string());
+  }
+  return {};
+}
+
+} // namespace
+
+bool is_compatible(const SubnetRange& range, const net::Ip4Net& subnet) {
+  return subnet.prefix_len() == range.subnet_len && subnet.is_network() &&
+         range.min <= subnet.ip() && subnet.ip() <= range.max;
+}
+
+bool is_compatible(const SubnetRange6& range, const net::Ip6Net& subnet) {
+  return subnet.prefix_len() == range.subnet_len && subnet.is_network() &&
+         range.min <= subnet.ip() && subnet.ip() <= range.max;
+}
+
+base::Status validate(const SubnetRange& range) {
+  return validate_range<SubnetRange, net::Ip4Net, net::Ip4Addr>(range, 32, "IPv4");
+}
+
+base::Status validate(const SubnetRange6& range) {
+  return validate_range<SubnetRange6, net::Ip6Net, net::Ip6Addr>(range, 128, "IPv6");
+}
+
+base::Result<Allocation> allocate_subnet(const AllocationInput& in, std::mt19937_64& rng) {
+  if (!in.v4 && !in.v6) {
+    return base::invalid_argument("allocate_subnet: neither an IPv4 nor an IPv6 range is given");
+  }
+  if (in.v4) {
+    WEFT_RETURN_IF_ERROR(validate(*in.v4));
+  }
+  if (in.v6) {
+    WEFT_RETURN_IF_ERROR(validate(*in.v6));
+  }
+  Allocation out;
+  for (std::size_t i = 0; i < in.existing.size(); ++i) {
+    const Lease& l = in.existing[i];
+    if (!held_by_us(in, l)) {
+      continue;
+    }
+    if (lease_compatible(in, l)) {
+      if (!out.reused) {
+        out.reused = true;
+        out.reused_index = i;
+        out.subnet = l.subnet;
+        out.ipv6_subnet = l.ipv6_subnet;
+      }
+    } else {
+      out.incompatible_to_delete.push_back(i);
+    }
+  }
+  if (out.reused) {
+    return out;
+  }
+  base::Status error;
+  if (in.v4) {
+    out.subnet = pick_v4(in, rng, out.from_previous, error);
+    if (!error.ok()) {
+      return error;
+    }
+  }
+  if (in.v6) {
+    bool v6_previous = false;
+    out.ipv6_subnet = pick_v6(in, rng, v6_previous, error);
+    if (!error.ok()) {
+      return error;
+    }
+    out.from_previous = out.from_previous || v6_previous;
+  }
+  return out;
+}
+
+} // namespace weft::lease

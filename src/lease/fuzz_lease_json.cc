@@ -1,0 +1,23 @@
+// libFuzzer target: parse_lease_attrs on arbitrary bytes. Whatever parses must serialise with
+// to_json and parse back to the same attributes, and serialise again to the same bytes.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "lease/lease.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto attrs = weft::lease::parse_lease_attrs(text);
+  if (!attrs.ok()) {
+    return 0;
+  }
+  const std::string json = weft::lease::to_json(*attrs);
+  auto again = weft::lease::parse_lease_attrs(json);
+  if (!again.ok() || !(*again == *attrs) || weft::lease::to_json(*again) != json) {
+    std::abort();
+  }
+  return 0;
+}

@@ -1,0 +1,67 @@
+#pragma once
+// A subnet lease as flannel stores it: the node's attributes (LeaseAttrs, the JSON value of a lease
+// key in etcd) plus the subnet(s) it holds, and the JSON codec that is byte-compatible with
+// flannel's Go encoding/json output.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "net/ip.h"
+#include "net/ip_net.h"
+
+namespace weft::lease {
+
+// flannel's lease.LeaseAttrs. backend_data and backend_v6_data hold raw JSON text (compacted as
+// Go does); empty means absent.
+struct LeaseAttrs {
+  net::Ip4Addr public_ip;
+  std::optional<net::Ip6Addr> public_ipv6;
+  std::string backend_type;
+  std::string backend_data;
+  std::string backend_v6_data;
+
+  friend bool operator==(const LeaseAttrs&, const LeaseAttrs&) = default;
+};
+
+// flannel's lease.Lease.
+struct Lease {
+  bool enable_ipv4 = true;
+  bool enable_ipv6 = false;
+  std::optional<net::Ip4Net> subnet;
+  std::optional<net::Ip6Net> ipv6_subnet;
+  LeaseAttrs attrs;
+  std::chrono::system_clock::time_point expiration{};
+  std::int64_t asof = 0;
+
+  friend bool operator==(const Lease&, const Lease&) = default;
+};
+
+// The JSON flannel writes for attrs, byte for byte:
+// {"PublicIP":"a.b.c.d","PublicIPv6":null|"v6"[,"BackendType":"t"][,"BackendData":raw]
+//  [,"BackendV6Data":raw]}.
+std::string to_json(const LeaseAttrs& attrs);
+
+// Parses a lease value as Go's json.Unmarshal into flannel's LeaseAttrs would: keys matched
+// case-insensitively, unknown keys ignored, the last duplicate wins, `null` leaves a field unset.
+// Errors (invalid_argument) name the field and value.
+base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json);
+
+// Go's json.Compact with HTML escaping (what encoding/json applies to a RawMessage): removes
+// insignificant whitespace and writes <, >, &, U+2028 and U+2029 inside strings as \u escapes.
+// `json` must be valid JSON.
+std::string go_compact_json(std::string_view json);
+
+// How flannel prints an IPv6 address (Go's net.IP.String): RFC 5952, except that an IPv4-mapped
+// address is written as a dotted quad.
+std::string go_ip6_string(const net::Ip6Addr& addr);
+std::string go_ip6_net_string(const net::Ip6Net& net);
+
+// Parses an IPv6 address as Go's net.ParseIP does for flannel's IP6: a dotted quad is accepted and
+// becomes the IPv4-mapped address.
+base::Result<net::Ip6Addr> parse_go_ip6(std::string_view text);
+
+} // namespace weft::lease

@@ -1,0 +1,83 @@
+#include "lease/subnet_key.h"
+
+#include <regex>
+
+#include "lease/lease.h"
+
+namespace weft::lease {
+namespace {
+
+// Keys are short; the cap keeps std::regex's recursive matcher far from any stack limit.
+constexpr std::size_t kMaxKeyLength = 512;
+
+// Go's strconv.ParseUint(s, 10, bits): decimal digits (leading zeros allowed), < 2^bits.
+std::optional<int> parse_go_uint(const std::string& s, int bits) {
+  std::uint64_t v = 0;
+  const std::uint64_t limit = std::uint64_t{1} << bits;
+  for (char c : s) {
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    if (v >= limit) {
+      return std::nullopt;
+    }
+  }
+  return static_cast<int>(v);
+}
+
+std::string quote(std::string_view key) {
+  std::string out = "\"";
+  for (char c : key.substr(0, 128)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u >= 0x7f) ? '?' : c;
+  }
+  return out + (key.size() > 128 ? "...\"" : "\"");
+}
+
+} // namespace
+
+std::string make_subnet_key(const std::optional<net::Ip4Net>& subnet,
+                            const std::optional<net::Ip6Net>& ipv6_subnet) {
+  const net::Ip4Net v4 = subnet.value_or(net::Ip4Net());
+  std::string key = v4.ip().to_string() + "-" + std::to_string(v4.prefix_len());
+  // flannel's IP6Net.Empty(): the zero address with prefix 0 counts as absent.
+  if (ipv6_subnet && *ipv6_subnet != net::Ip6Net()) {
+    key += "&" + go_ip6_string(ipv6_subnet->ip()) + "-" + std::to_string(ipv6_subnet->prefix_len());
+  }
+  return key;
+}
+
+base::Result<SubnetKey> parse_subnet_key(std::string_view key) {
+  if (key.size() > kMaxKeyLength) {
+    return base::invalid_argument("subnet key " + quote(key) + " is longer than " +
+                                  std::to_string(kMaxKeyLength) + " bytes");
+  }
+  static const std::regex kPattern(R"((\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$)",
+                                   std::regex::ECMAScript);
+  const std::string text(key);
+  std::smatch m;
+  if (!std::regex_search(text, m, kPattern)) {
+    return base::invalid_argument("subnet key " + quote(key) +
+                                  " does not end in a.b.c.d-len[&v6addr-len]");
+  }
+  auto ip = net::Ip4Addr::parse(m.str(1));
+  const auto len = parse_go_uint(m.str(2), 5);
+  if (!ip.ok() || !len) {
+    return base::invalid_argument("subnet key " + quote(key) + ": bad IPv4 subnet \"" + m.str(1) +
+                                  "-" + m.str(2) + "\"");
+  }
+  SubnetKey result{net::Ip4Net(*ip, *len), std::nullopt};
+  if (m[3].matched) {
+    auto ip6 = parse_go_ip6(m.str(3));
+    const auto len6 = parse_go_uint(m.str(4), 7);
+    if (!ip6.ok() || !len6) {
+      return base::invalid_argument("subnet key " + quote(key) + ": bad IPv6 subnet \"" + m.str(3) +
+                                    "-" + m.str(4) + "\"");
+    }
+    result.second = net::Ip6Net(*ip6, *len6);
+    if (*result.first == net::Ip4Net()) {
+      result.first.reset();
+    }
+  }
+  return result;
+}
+
+} // namespace weft::lease
