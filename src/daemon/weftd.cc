@@ -1,12 +1,19 @@
 #include "daemon/weftd.h"
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <stop_token>
 #include <string>
+#include <thread>
 
 #include "base/log.h"
 #include "daemon/check_config.h"
+#include "daemon/daemon.h"
 
 namespace weft::daemon {
 
@@ -29,9 +36,31 @@ int run_weftd(int argc, const char* const* argv, const config::GetEnv& getenv, s
   }
 
   WEFT_INFO("{} starting with {}", config::version_string(), config::summarise(options));
-  // The startup sequence (store, backend, lease, rules, reconcile) is wired here next.
-  WEFT_ERROR("the daemon loop is not wired yet: only --help, --version and --check-config work");
-  return 1;
+  // SIGINT/SIGTERM are taken by one thread (sigwait) that asks the daemon to stop; they are
+  // blocked here, before any other thread exists, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::stop_source stop;
+  std::jthread signal_thread([&stop, signals] {
+    int sig = 0;
+    while (sigwait(&signals, &sig) == 0) {
+      if (sig == SIGINT || sig == SIGTERM) {
+        WEFT_INFO("received signal {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        stop.request_stop();
+        return;
+      }
+    }
+  });
+  int rc = run_daemon(options, stop.get_token());
+  if (!stop.stop_requested()) {
+    // The daemon returned on its own (a startup error): release the signal thread.
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+  }
+  return rc;
 }
 
 int run_weftd(int argc, char** argv) {

@@ -1,0 +1,285 @@
+// host-gw and vxlan: the kernel backends, and the registry that builds them by type name.
+
+#include <sys/socket.h>
+
+#include <mutex>
+#include <set>
+
+#include "backend/backend.h"
+#include "backend/mapping.h"
+#include "backend/sync_group.h"
+#include "base/log.h"
+#include "kernel/targets.h"
+
+namespace weft::backend {
+namespace {
+
+reconcile::ReconcilerOptions reconciler_options(const BackendContext& ctx) {
+  reconcile::ReconcilerOptions o;
+  o.resync_period = ctx.resync;
+  o.retry_initial = std::chrono::milliseconds(200);
+  o.retry_max = std::chrono::seconds(30);
+  o.batch_size = 1000;
+  return o;
+}
+
+// What every kernel backend shares: the own lease, the lease set, the sync loop.
+class KernelBackend : public Backend {
+public:
+  explicit KernelBackend(BackendContext ctx) : ctx_(std::move(ctx)), group_(*ctx_.clock) {}
+
+  base::Status configure_own_lease(const lease::Lease& own) override {
+    std::lock_guard lock(mu_);
+    own_ = own;
+    return {};
+  }
+
+  void set_leases(const std::vector<lease::Lease>& leases) override {
+    std::optional<lease::Lease> own;
+    {
+      std::lock_guard lock(mu_);
+      own = own_;
+    }
+    if (!own) {
+      return;
+    }
+    update_desired(leases, *own);
+    group_.poke();
+  }
+
+  void run(std::stop_token stop) override { group_.run(stop); }
+  bool synced() const override { return group_.synced_once(); }
+  std::vector<TargetStats> stats() const override { return group_.stats(); }
+
+protected:
+  virtual void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) = 0;
+
+  BackendContext ctx_;
+  SyncGroup group_;
+  std::mutex mu_;
+  std::optional<lease::Lease> own_;
+};
+
+class HostGwBackend final : public KernelBackend {
+public:
+  explicit HostGwBackend(BackendContext ctx)
+      : KernelBackend(std::move(ctx)), routes_(*ctx_.netlink, AF_UNSPEC) {
+    routes_r_ = &group_.add<kernel::Route>(routes_, reconciler_options(ctx_));
+  }
+  std::string type() const override { return std::string(config::kBackendHostGw); }
+
+  base::Result<lease::LeaseAttrs> prepare() override {
+    // flanneld's rule: host-gw needs the published address to be the interface's own (no NAT).
+    if (ctx_.ext.ext_addr != ctx_.ext.iface_addr) {
+      return base::invalid_argument(
+          "host-gw: the public IP " + ctx_.ext.ext_addr.to_string() + " is not the address " +
+          ctx_.ext.iface_addr.to_string() + " of interface " + ctx_.ext.link.name +
+          " (host-gw needs direct L2 reachability; use vxlan behind NAT)");
+    }
+    lease::LeaseAttrs attrs;
+    attrs.public_ip = ctx_.ext.ext_addr;
+    if (ctx_.config.enable_ipv6) {
+      attrs.public_ipv6 = ctx_.ext.ext_v6_addr;
+    }
+    attrs.backend_type = std::string(config::kBackendHostGw);
+    attrs.backend_data = "null";
+    if (ctx_.config.enable_ipv6) {
+      attrs.backend_v6_data = "null";
+    }
+    return attrs;
+  }
+
+  int mtu() const override { return ctx_.ext.link.mtu; }
+
+private:
+  void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
+    routes_r_->set_desired(
+        host_gw_routes(leases, own.subnet, own.ipv6_subnet, ctx_.ext.link.index));
+  }
+
+  kernel::RouteTarget routes_;
+  reconcile::Reconciler<kernel::Route>* routes_r_ = nullptr;
+};
+
+class VxlanBackend final : public KernelBackend {
+public:
+  VxlanBackend(BackendContext ctx, VxlanConfig vc)
+      : KernelBackend(std::move(ctx)), vc_(vc), routes_(*ctx_.netlink, AF_UNSPEC) {}
+
+  std::string type() const override { return std::string(config::kBackendVxlan); }
+
+  base::Result<lease::LeaseAttrs> prepare() override {
+    lease::LeaseAttrs attrs;
+    attrs.public_ip = ctx_.ext.ext_addr;
+    attrs.backend_type = std::string(config::kBackendVxlan);
+    const int uplink_mtu = ctx_.ext.link.mtu;
+    // VXLAN costs 50 bytes over IPv4 and 70 over IPv6; the kernel refuses an IPv6 vxlan device
+    // larger than its uplink allows, and pods send both families through one MTU, so dual-stack
+    // uses the smaller figure for both devices and FLANNEL_MTU.
+    const int overhead = ctx_.config.enable_ipv6 ? 70 : 50;
+    mtu_ = vc_.mtu != 0 ? vc_.mtu : uplink_mtu - overhead;
+    if (ctx_.config.enable_ipv4) {
+      auto dev = ensure_device("flannel." + std::to_string(vc_.vni), ctx_.ext.iface_addr);
+      if (!dev.ok()) {
+        return dev.status();
+      }
+      v4_dev_ = *dev;
+      attrs.backend_data = vxlan_backend_data(vc_.vni, v4_dev_->mac);
+    }
+    if (ctx_.config.enable_ipv6) {
+      if (!ctx_.ext.iface_v6_addr || !ctx_.ext.ext_v6_addr) {
+        return base::invalid_argument("vxlan: EnableIPv6 is set but interface " +
+                                      ctx_.ext.link.name + " has no global IPv6 address");
+      }
+      auto dev = ensure_device("flannel-v6." + std::to_string(vc_.vni), *ctx_.ext.iface_v6_addr);
+      if (!dev.ok()) {
+        return dev.status();
+      }
+      v6_dev_ = *dev;
+      attrs.public_ipv6 = ctx_.ext.ext_v6_addr;
+      attrs.backend_v6_data = vxlan_backend_data(vc_.vni, v6_dev_->mac);
+    }
+    devices_.v4_ifindex = v4_dev_ ? v4_dev_->index : 0;
+    devices_.v6_ifindex = v6_dev_ ? v6_dev_->index : 0;
+    devices_.uplink_ifindex = ctx_.ext.link.index;
+    if (vc_.direct_routing && ctx_.ext.iface_net) {
+      devices_.direct_routing_net = ctx_.ext.iface_net->network();
+    }
+    auto opts = reconciler_options(ctx_);
+    routes_r_ = &group_.add<kernel::Route>(routes_, opts);
+    for (int ifindex : {devices_.v4_ifindex, devices_.v6_ifindex}) {
+      if (ifindex == 0) {
+        continue;
+      }
+      neighs_.push_back(std::make_unique<kernel::NeighTarget>(*ctx_.netlink, ifindex));
+      fdbs_.push_back(std::make_unique<kernel::FdbTarget>(*ctx_.netlink, ifindex));
+      neigh_rs_.push_back(&group_.add<kernel::Neighbour>(*neighs_.back(), opts));
+      fdb_rs_.push_back(&group_.add<kernel::FdbEntry>(*fdbs_.back(), opts));
+    }
+    return attrs;
+  }
+
+  base::Status configure_own_lease(const lease::Lease& own) override {
+    if (v4_dev_ && own.subnet) {
+      WEFT_RETURN_IF_ERROR(
+          ensure_single_address(v4_dev_->index, kernel::IpNet{net::Ip4Net(own.subnet->ip(), 32)}));
+    }
+    if (v6_dev_ && own.ipv6_subnet) {
+      WEFT_RETURN_IF_ERROR(ensure_single_address(
+          v6_dev_->index, kernel::IpNet{net::Ip6Net(own.ipv6_subnet->ip(), 128)}));
+    }
+    return KernelBackend::configure_own_lease(own);
+  }
+
+  int mtu() const override { return mtu_; }
+
+private:
+  base::Result<kernel::LinkInfo> ensure_device(const std::string& name, kernel::IpAddr local) {
+    kernel::VxlanSpec spec;
+    spec.name = name;
+    spec.vni = vc_.vni;
+    spec.local = local;
+    spec.underlay_ifindex = ctx_.ext.link.index;
+    spec.port = vc_.port;
+    spec.learning = vc_.learning;
+    spec.mtu = mtu_;
+    auto link = ctx_.netlink->ensure_vxlan(spec);
+    if (!link.ok()) {
+      return link.status().with_context("vxlan: creating " + name);
+    }
+    WEFT_INFO("vxlan: device {} (vni {}, mac {}, mtu {}) ready", link->name, vc_.vni,
+              link->mac.to_string(), link->mtu);
+    return link;
+  }
+
+  // flanneld keeps exactly one address on the vxlan device: the lease's network address.
+  base::Status ensure_single_address(int ifindex, const kernel::IpNet& want) {
+    auto addrs = ctx_.netlink->list_addresses(kernel::family_of(want));
+    if (!addrs.ok()) {
+      return addrs.status();
+    }
+    bool present = false;
+    for (const auto& a : *addrs) {
+      if (a.ifindex != ifindex || a.scope == 253) {
+        continue;
+      }
+      if (a.local == want) {
+        present = true;
+      } else {
+        WEFT_RETURN_IF_ERROR(ctx_.netlink->delete_address(a));
+      }
+    }
+    if (!present) {
+      WEFT_RETURN_IF_ERROR(ctx_.netlink->add_address(kernel::AddrInfo{ifindex, want, 0}));
+    }
+    return {};
+  }
+
+  void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
+    VxlanEntries e = vxlan_entries(leases, own.subnet, own.ipv6_subnet, devices_);
+    for (const auto& s : e.skipped) {
+      if (reported_.insert(s).second) {
+        WEFT_WARN("vxlan: ignoring lease {}", s);
+      }
+    }
+    routes_r_->set_desired(std::move(e.routes));
+    for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
+      const int ifindex =
+          i == 0 && devices_.v4_ifindex != 0 ? devices_.v4_ifindex : devices_.v6_ifindex;
+      std::vector<kernel::Neighbour> n;
+      std::vector<kernel::FdbEntry> f;
+      for (const auto& x : e.neighbours) {
+        if (x.ifindex == ifindex) {
+          n.push_back(x);
+        }
+      }
+      for (const auto& x : e.fdb) {
+        if (x.ifindex == ifindex) {
+          f.push_back(x);
+        }
+      }
+      neigh_rs_[i]->set_desired(std::move(n));
+      fdb_rs_[i]->set_desired(std::move(f));
+    }
+  }
+
+  VxlanConfig vc_;
+  int mtu_ = 0;
+  std::optional<kernel::LinkInfo> v4_dev_;
+  std::optional<kernel::LinkInfo> v6_dev_;
+  VxlanDevices devices_;
+  kernel::RouteTarget routes_;
+  std::vector<std::unique_ptr<kernel::NeighTarget>> neighs_;
+  std::vector<std::unique_ptr<kernel::FdbTarget>> fdbs_;
+  reconcile::Reconciler<kernel::Route>* routes_r_ = nullptr;
+  std::vector<reconcile::Reconciler<kernel::Neighbour>*> neigh_rs_;
+  std::vector<reconcile::Reconciler<kernel::FdbEntry>*> fdb_rs_;
+  std::set<std::string> reported_;
+};
+
+} // namespace
+
+base::Result<std::unique_ptr<Backend>> make_backend(const BackendContext& context) {
+  if (context.netlink == nullptr) {
+    return base::internal_error("make_backend: no netlink");
+  }
+  const std::string& type = context.config.backend_type;
+  if (type == config::kBackendHostGw) {
+    return std::unique_ptr<Backend>(std::make_unique<HostGwBackend>(context));
+  }
+  if (type == config::kBackendVxlan) {
+    auto vc = parse_vxlan_config(context.config.backend_json);
+    if (!vc.ok()) {
+      return vc.status();
+    }
+    return std::unique_ptr<Backend>(std::make_unique<VxlanBackend>(context, *vc));
+  }
+  if (type == config::kBackendTencentVpc) {
+    return base::invalid_argument(
+        "backend type tencent-vpc is not implemented by this weftd yet; use host-gw or vxlan");
+  }
+  return base::invalid_argument("unknown backend type: " + type +
+                                " (known: " + config::known_backend_types() + ")");
+}
+
+} // namespace weft::backend

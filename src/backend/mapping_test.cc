@@ -1,0 +1,107 @@
+#include "backend/mapping.h"
+
+#include <gtest/gtest.h>
+
+namespace weft::backend {
+namespace {
+
+lease::Lease make_lease(const char* subnet, const char* public_ip, const char* type,
+                        std::string data = "") {
+  lease::Lease l;
+  l.subnet = *net::Ip4Net::parse(subnet);
+  l.attrs.public_ip = *net::Ip4Addr::parse(public_ip);
+  l.attrs.backend_type = type;
+  l.attrs.backend_data = std::move(data);
+  return l;
+}
+
+TEST(HostGw, RouteViaPublicIpForEachRemoteLeaseOfItsType) {
+  std::vector<lease::Lease> leases = {
+      make_lease("10.244.1.0/24", "10.250.0.11", "host-gw"),
+      make_lease("10.244.2.0/24", "10.250.0.12", "host-gw"),
+      make_lease("10.244.3.0/24", "10.250.0.13", "vxlan",
+                 R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})"),
+  };
+  auto routes = host_gw_routes(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, 7);
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(kernel::to_string(routes[0].dst), "10.244.2.0/24");
+  EXPECT_EQ(kernel::to_string(*routes[0].gateway), "10.250.0.12");
+  EXPECT_EQ(routes[0].ifindex, 7);
+  EXPECT_FALSE(routes[0].onlink);
+}
+
+TEST(HostGw, DualStackAddsV6RouteViaPublicIpv6) {
+  auto l = make_lease("10.244.2.0/24", "10.250.0.12", "host-gw");
+  l.ipv6_subnet = *net::Ip6Net::parse("fd00:244:0:2::/64");
+  l.attrs.public_ipv6 = *net::Ip6Addr::parse("fd00:250::12");
+  auto routes = host_gw_routes({l}, *net::Ip4Net::parse("10.244.1.0/24"),
+                               *net::Ip6Net::parse("fd00:244:0:1::/64"), 3);
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(kernel::to_string(routes[1].dst), "fd00:244:0:2::/64");
+  EXPECT_EQ(kernel::to_string(*routes[1].gateway), "fd00:250::12");
+}
+
+TEST(Vxlan, ConfigDefaultsAndErrorsNameTheField) {
+  auto c = parse_vxlan_config(R"({"Type":"vxlan"})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->vni, 1u);
+  EXPECT_EQ(c->port, 0);
+  auto d = parse_vxlan_config(R"({"type":"vxlan","vni":42,"port":4789,"directrouting":true})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->vni, 42u);
+  EXPECT_EQ(d->port, 4789);
+  EXPECT_TRUE(d->direct_routing);
+  auto bad = parse_vxlan_config(R"({"VNI":"one"})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("Backend.VNI"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("\"one\""), std::string::npos);
+  EXPECT_FALSE(parse_vxlan_config(R"({"Port":70000})").ok());
+}
+
+TEST(Vxlan, BackendDataIsFlannels) {
+  auto mac = *net::MacAddr::parse("c6:d2:32:6f:6c:0e");
+  EXPECT_EQ(vxlan_backend_data(1, mac), R"({"VNI":1,"VtepMAC":"c6:d2:32:6f:6c:0e"})");
+  EXPECT_EQ(parse_vtep_mac(vxlan_backend_data(1, mac))->to_string(), "c6:d2:32:6f:6c:0e");
+  EXPECT_FALSE(parse_vtep_mac("null").ok());
+}
+
+TEST(Vxlan, RouteNeighbourAndFdbPerRemoteLease) {
+  std::vector<lease::Lease> leases = {
+      make_lease("10.244.1.0/24", "10.250.0.11", "vxlan",
+                 R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:01"})"),
+      make_lease("10.244.2.0/24", "10.250.0.12", "vxlan",
+                 R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:02"})"),
+      make_lease("10.244.9.0/24", "10.250.0.19", "vxlan", R"({"VNI":1})"),
+  };
+  VxlanDevices dev{5, 0, 2, std::nullopt};
+  auto e = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
+  ASSERT_EQ(e.routes.size(), 1u);
+  EXPECT_EQ(e.routes[0].to_string().find("10.244.2.0/24") != std::string::npos, true);
+  EXPECT_EQ(kernel::to_string(*e.routes[0].gateway), "10.244.2.0");
+  EXPECT_TRUE(e.routes[0].onlink);
+  EXPECT_EQ(e.routes[0].ifindex, 5);
+  ASSERT_EQ(e.neighbours.size(), 1u);
+  EXPECT_EQ(e.neighbours[0].mac.to_string(), "0e:00:00:00:00:02");
+  ASSERT_EQ(e.fdb.size(), 1u);
+  EXPECT_EQ(kernel::to_string(e.fdb[0].dst), "10.250.0.12");
+  ASSERT_EQ(e.skipped.size(), 1u); // the lease without a VtepMAC
+}
+
+TEST(Vxlan, DirectRoutingUsesUplinkForPeersOnTheSameSubnet) {
+  std::vector<lease::Lease> leases = {
+      make_lease("10.244.2.0/24", "10.250.0.12", "vxlan",
+                 R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:02"})"),
+      make_lease("10.244.3.0/24", "192.0.2.3", "vxlan",
+                 R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})"),
+  };
+  VxlanDevices dev{5, 0, 2, *net::Ip4Net::parse("10.250.0.0/24")};
+  auto e = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
+  ASSERT_EQ(e.routes.size(), 2u);
+  EXPECT_EQ(e.routes[0].ifindex, 2);
+  EXPECT_EQ(kernel::to_string(*e.routes[0].gateway), "10.250.0.12");
+  EXPECT_EQ(e.routes[1].ifindex, 5);
+  EXPECT_EQ(e.neighbours.size(), 1u);
+}
+
+} // namespace
+} // namespace weft::backend

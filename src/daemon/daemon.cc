@@ -1,0 +1,444 @@
+#include "daemon/daemon.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "backend/backend.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "config/net_config.h"
+#include "daemon/firewall.h"
+#include "daemon/health_server.h"
+#include "kernel/ext_iface.h"
+#include "kernel/netlink.h"
+#include "lease/subnet_env.h"
+#include "lease/subnet_key.h"
+#include "store/etcd/etcd_store.h"
+
+namespace weft::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// What the health server reads; written by the daemon's threads.
+struct Published {
+  std::atomic<bool> lease_held{false};
+  std::atomic<bool> subnet_file_written{false};
+  std::atomic<std::size_t> leases_known{0};
+  std::atomic<std::uint64_t> lease_reacquired{0};
+  std::atomic<std::uint64_t> malformed_batches{0};
+  backend::Backend* backend = nullptr;
+  store::etcd::EtcdStore* store = nullptr;
+  Firewall* firewall = nullptr;
+};
+
+// The leases the watch has delivered, keyed by subnet key; owned by the watcher thread.
+class LeaseSet {
+public:
+  void apply(const store::LeaseBatch& batch) {
+    if (batch.reset) {
+      leases_.clear();
+      for (const auto& l : batch.snapshot) {
+        leases_[lease::make_subnet_key(l.subnet, l.ipv6_subnet)] = l;
+      }
+    }
+    for (const auto& e : batch.events) {
+      const std::string key = lease::make_subnet_key(e.lease.subnet, e.lease.ipv6_subnet);
+      if (e.type == store::LeaseEvent::Type::kAdded) {
+        leases_[key] = e.lease;
+      } else {
+        leases_.erase(key);
+      }
+    }
+  }
+  std::vector<lease::Lease> all() const {
+    std::vector<lease::Lease> out;
+    out.reserve(leases_.size());
+    for (const auto& [k, l] : leases_) {
+      out.push_back(l);
+    }
+    return out;
+  }
+  std::size_t size() const { return leases_.size(); }
+
+private:
+  std::map<std::string, lease::Lease> leases_;
+};
+
+// The network config from the store; waits (1 s between tries, as flanneld) until one exists and
+// is valid, logging each distinct problem once.
+base::Result<config::NetConfig> wait_for_config(store::SubnetStore& store, std::stop_token stop) {
+  std::string last_error;
+  while (true) {
+    auto raw = store::retry_unavailable<std::string>(stop, "reading the network config",
+                                                     [&] { return store.get_network_config(); });
+    base::Status problem;
+    if (raw.ok()) {
+      auto cfg = config::parse_net_config(*raw);
+      if (cfg.ok()) {
+        problem = config::check_net_config(*cfg);
+        if (problem.ok()) {
+          return cfg;
+        }
+      } else {
+        problem = cfg.status();
+      }
+    } else if (raw.status().code() == base::Code::kCancelled) {
+      return raw.status();
+    } else {
+      problem = raw.status();
+    }
+    if (problem.message() != last_error) {
+      WEFT_ERROR("network config not usable yet (waiting for a valid one): {}", problem.message());
+      last_error = problem.message();
+    }
+    if (!store::sleep_for(stop, seconds(1))) {
+      return base::cancelled("stopped while waiting for the network config");
+    }
+  }
+}
+
+base::Status write_subnet_file(const config::Options& o, const config::NetConfig& cfg,
+                               const lease::Lease& own, int mtu) {
+  lease::SubnetFileParams p;
+  p.enable_ipv4 = cfg.enable_ipv4 && cfg.network && own.subnet;
+  p.enable_ipv6 = cfg.enable_ipv6 && cfg.ipv6_network && own.ipv6_subnet;
+  if (p.enable_ipv4) {
+    p.network = *cfg.network;
+    p.subnet = *own.subnet;
+  }
+  if (p.enable_ipv6) {
+    p.ipv6_network = *cfg.ipv6_network;
+    p.ipv6_subnet = *own.ipv6_subnet;
+  }
+  p.mtu = mtu;
+  p.ipmasq = o.ip_masq;
+  return lease::write_subnet_env(o.subnet_file, p);
+}
+
+std::string lease_text(const lease::Lease& l) {
+  std::string s = l.subnet ? l.subnet->to_string() : "";
+  if (l.ipv6_subnet) {
+    s += (s.empty() ? "" : " and ") + l.ipv6_subnet->to_string();
+  }
+  return s;
+}
+
+std::string metrics_text(const Published& pub) {
+  std::string m;
+  auto line = [&m](const std::string& name, const std::string& labels, double value) {
+    m += name + (labels.empty() ? "" : "{" + labels + "}") + " " + fmt::format("{}", value) + "\n";
+  };
+  m += "# HELP weft_lease_held 1 when this node holds its subnet lease.\n# TYPE weft_lease_held "
+       "gauge\n";
+  line("weft_lease_held", "", pub.lease_held ? 1 : 0);
+  m += "# TYPE weft_subnet_file_written gauge\n";
+  line("weft_subnet_file_written", "", pub.subnet_file_written ? 1 : 0);
+  m += "# HELP weft_leases Leases known from the store.\n# TYPE weft_leases gauge\n";
+  line("weft_leases", "", static_cast<double>(pub.leases_known.load()));
+  m += "# TYPE weft_lease_reacquired_total counter\n";
+  line("weft_lease_reacquired_total", "", static_cast<double>(pub.lease_reacquired.load()));
+  if (pub.backend != nullptr) {
+    m += "# HELP weft_reconcile_changes_total Changes applied to a target.\n"
+         "# TYPE weft_reconcile_changes_total counter\n";
+    auto stats = pub.backend->stats();
+    for (const auto& s : stats) {
+      const std::string t = "target=\"" + s.target + "\"";
+      line("weft_reconcile_changes_total", t + ",op=\"create\"", static_cast<double>(s.created));
+      line("weft_reconcile_changes_total", t + ",op=\"update\"", static_cast<double>(s.updated));
+      line("weft_reconcile_changes_total", t + ",op=\"delete\"", static_cast<double>(s.deleted));
+    }
+    m += "# TYPE weft_reconcile_failures_total counter\n";
+    for (const auto& s : stats) {
+      line("weft_reconcile_failures_total", "target=\"" + s.target + "\"",
+           static_cast<double>(s.failed));
+    }
+    m += "# TYPE weft_reconcile_pending gauge\n";
+    for (const auto& s : stats) {
+      line("weft_reconcile_pending", "target=\"" + s.target + "\"", static_cast<double>(s.pending));
+    }
+    m += "# TYPE weft_reconcile_last_success_timestamp_seconds gauge\n";
+    for (const auto& s : stats) {
+      if (s.last_success) {
+        line("weft_reconcile_last_success_timestamp_seconds", "target=\"" + s.target + "\"",
+             static_cast<double>(
+                 std::chrono::duration_cast<seconds>(s.last_success->time_since_epoch()).count()));
+      }
+    }
+  }
+  if (pub.store != nullptr) {
+    m += "# HELP weft_etcd_requests_total etcd RPCs started, by method.\n"
+         "# TYPE weft_etcd_requests_total counter\n";
+    auto counts = pub.store->rpc_counts();
+    for (std::size_t i = 0; i < store::etcd::kRpcCount; ++i) {
+      line("weft_etcd_requests_total",
+           std::string("method=\"") + store::etcd::rpc_name(static_cast<store::etcd::Rpc>(i)) +
+               "\"",
+           static_cast<double>(counts.by_method[i]));
+    }
+  }
+  if (pub.firewall != nullptr) {
+    m += "# TYPE weft_firewall_reapplied_total counter\n";
+    line("weft_firewall_reapplied_total", "", static_cast<double>(pub.firewall->reapplied()));
+  }
+  return m;
+}
+
+// flanneld's external interface, plus what the backends need beyond it (the link, the prefix).
+base::Result<backend::ExternalInterface> external_interface(const config::Options& o,
+                                                            const config::NetConfig& cfg,
+                                                            kernel::Netlink& netlink) {
+  auto snapshot = kernel::read_iface_snapshot(netlink);
+  if (!snapshot.ok()) {
+    return snapshot.status();
+  }
+  kernel::ExtIfaceOptions eo;
+  eo.iface = o.iface;
+  eo.iface_regex = o.iface_regex;
+  eo.iface_can_reach = o.iface_can_reach;
+  eo.public_ip = o.public_ip;
+  eo.public_ipv6 = o.public_ipv6;
+  eo.ipv4 = cfg.enable_ipv4;
+  eo.ipv6 = cfg.enable_ipv6;
+  auto k = kernel::select_ext_iface(eo, *snapshot);
+  if (!k.ok()) {
+    return k.status();
+  }
+  auto link = netlink.link_by_index(k->iface.index);
+  if (!link.ok()) {
+    return link.status();
+  }
+  backend::ExternalInterface ext;
+  ext.link = *link;
+  if (k->iface_addr && k->iface_addr->index() == 0) {
+    ext.iface_addr = std::get<net::Ip4Addr>(*k->iface_addr);
+  }
+  if (k->ext_addr && k->ext_addr->index() == 0) {
+    ext.ext_addr = std::get<net::Ip4Addr>(*k->ext_addr);
+  }
+  if (k->iface_v6_addr && k->iface_v6_addr->index() == 1) {
+    ext.iface_v6_addr = std::get<net::Ip6Addr>(*k->iface_v6_addr);
+  }
+  if (k->ext_v6_addr && k->ext_v6_addr->index() == 1) {
+    ext.ext_v6_addr = std::get<net::Ip6Addr>(*k->ext_v6_addr);
+  }
+  if (auto addrs = netlink.list_addresses(AF_INET); addrs.ok()) {
+    for (const auto& a : *addrs) {
+      if (a.ifindex == ext.link.index && a.local.index() == 0 &&
+          std::get<net::Ip4Net>(a.local).ip() == ext.iface_addr) {
+        ext.iface_net = std::get<net::Ip4Net>(a.local);
+      }
+    }
+  }
+  return ext;
+}
+
+} // namespace
+
+int run_daemon(const config::Options& o, std::stop_token stop) {
+  if (o.kube_subnet_mgr) {
+    WEFT_ERROR("--kube-subnet-mgr: the Kubernetes subnet store is not part of this weftd yet; "
+               "use the etcd store (--etcd-endpoints)");
+    return 1;
+  }
+  Published pub;
+
+  std::unique_ptr<HealthServer> health;
+  if (o.healthz_port > 0) {
+    health = std::make_unique<HealthServer>(
+        [&pub]() -> Readiness {
+          if (!pub.lease_held) {
+            return {false, "no subnet lease yet"};
+          }
+          if (!pub.subnet_file_written) {
+            return {false, "subnet.env not written yet"};
+          }
+          if (pub.backend == nullptr || !pub.backend->synced()) {
+            return {false, "first sync of the data plane not done"};
+          }
+          return {true, ""};
+        },
+        [&pub] { return metrics_text(pub); });
+    if (auto st = health->start(o.healthz_ip, o.healthz_port); !st.ok()) {
+      WEFT_ERROR("{}", st.message());
+      return 1;
+    }
+  }
+
+  // 1. The store.
+  store::etcd::EtcdStoreConfig sc;
+  sc.endpoints = o.etcd_endpoints;
+  sc.prefix = o.etcd_prefix;
+  sc.keyfile = o.etcd_keyfile;
+  sc.certfile = o.etcd_certfile;
+  sc.cafile = o.etcd_cafile;
+  sc.username = o.etcd_username;
+  sc.password = o.etcd_password;
+  sc.renew_margin = std::chrono::minutes(o.subnet_lease_renew_margin);
+  auto store = store::etcd::make_etcd_store(sc);
+  if (!store.ok()) {
+    WEFT_ERROR("etcd store: {}", store.status().message());
+    return 1;
+  }
+  pub.store = store->get();
+
+  // 2. The network config.
+  auto cfg = wait_for_config(**store, stop);
+  if (!cfg.ok()) {
+    WEFT_INFO("stopped before startup completed");
+    return 0;
+  }
+  WEFT_INFO("network config: backend {}, network {}{}", cfg->backend_type,
+            cfg->network ? cfg->network->to_string() : "-",
+            cfg->ipv6_network ? ", ipv6 network " + cfg->ipv6_network->to_string() : "");
+
+  // 3. The external interface.
+  auto netlink = kernel::make_netlink();
+  if (!netlink.ok()) {
+    WEFT_ERROR("netlink: {}", netlink.status().message());
+    return 1;
+  }
+  auto ext = external_interface(o, *cfg, **netlink);
+  if (!ext.ok()) {
+    WEFT_ERROR("external interface: {}", ext.status().message());
+    return 1;
+  }
+  WEFT_INFO("using interface {} (index {}, mtu {}), public IP {}{}", ext->link.name,
+            ext->link.index, ext->link.mtu, ext->ext_addr.to_string(),
+            ext->ext_v6_addr ? ", public IPv6 " + ext->ext_v6_addr->to_string() : "");
+
+  // 4. The backend's local side.
+  backend::BackendContext bctx;
+  bctx.config = *cfg;
+  bctx.ext = *ext;
+  bctx.netlink = netlink->get();
+  bctx.resync = seconds(o.resync_interval);
+  auto be = backend::make_backend(bctx);
+  if (!be.ok()) {
+    WEFT_ERROR("backend: {}", be.status().message());
+    return 1;
+  }
+  auto attrs = (*be)->prepare();
+  if (!attrs.ok()) {
+    WEFT_ERROR("backend {}: {}", (*be)->type(), attrs.status().message());
+    return 1;
+  }
+
+  // 5. The lease, keeping the previous subnet from subnet.env when possible.
+  store::AcquireOptions ao;
+  ao.config = *cfg;
+  if (auto text = base::read_file(o.subnet_file); text.ok()) {
+    if (auto env = lease::parse_subnet_env(*text); env.ok()) {
+      std::tie(ao.previous_subnet, ao.previous_ipv6_subnet) = lease::previous_subnets(*env);
+    } else {
+      WEFT_WARN("ignoring unreadable {}: {}", o.subnet_file, env.status().message());
+    }
+  }
+  auto own = store::retry_unavailable<lease::Lease>(
+      stop, "acquiring a subnet lease", [&] { return (*store)->acquire_lease(*attrs, ao); });
+  if (!own.ok()) {
+    if (own.status().code() == base::Code::kCancelled) {
+      return 0;
+    }
+    WEFT_ERROR("acquiring a subnet lease: {}", own.status().message());
+    return 1;
+  }
+  pub.lease_held = true;
+  WEFT_INFO("acquired lease {} for public IP {}", lease_text(*own), attrs->public_ip.to_string());
+  if (auto st = (*be)->configure_own_lease(*own); !st.ok()) {
+    WEFT_ERROR("backend {}: configuring the own lease: {}", (*be)->type(), st.message());
+    return 1;
+  }
+
+  // 6. Traffic rules, then subnet.env (flanneld's order).
+  std::unique_ptr<Firewall> firewall;
+  if (o.ip_masq || o.iptables_forward_rules) {
+    auto fw = make_firewall(o, *cfg);
+    if (!fw.ok()) {
+      WEFT_ERROR("traffic rules: {}", fw.status().message());
+      return 1;
+    }
+    firewall = std::move(*fw);
+    if (auto st = firewall->apply(*own); !st.ok()) {
+      WEFT_ERROR("traffic rules: {}", st.message());
+      return 1;
+    }
+    pub.firewall = firewall.get();
+  }
+  if (auto st = write_subnet_file(o, *cfg, *own, (*be)->mtu()); st.ok()) {
+    pub.subnet_file_written = true;
+    WEFT_INFO("wrote {} (subnet {}, mtu {})", o.subnet_file, lease_text(*own), (*be)->mtu());
+  } else {
+    WEFT_WARN("writing {}: {}", o.subnet_file, st.message());
+  }
+  pub.backend = be->get();
+
+  // 7. The loops: reconcile, watch, keep the lease, resync the rules.
+  backend::Backend& backend = **be;
+  std::mutex own_mu;
+  lease::Lease current = *own;
+  std::jthread reconcile_thread([&backend](std::stop_token st) { backend.run(st); });
+  std::jthread watch_thread([&](std::stop_token st) {
+    LeaseSet set;
+    (void)(*store)->watch_leases(st, [&](const store::LeaseBatch& batch) {
+      set.apply(batch);
+      pub.leases_known = set.size();
+      backend.set_leases(set.all());
+    });
+  });
+  std::jthread keep_thread([&](std::stop_token st) {
+    (void)(*store)->keep_lease(st, *own, [&](const lease::Lease& l) {
+      std::lock_guard lock(own_mu);
+      if (l.subnet != current.subnet || l.ipv6_subnet != current.ipv6_subnet) {
+        ++pub.lease_reacquired;
+        WEFT_WARN("lease {} was lost; now holding {}", lease_text(current), lease_text(l));
+        if (auto s = backend.configure_own_lease(l); !s.ok()) {
+          WEFT_ERROR("backend: configuring the new lease: {}", s.message());
+        }
+        if (firewall) {
+          (void)firewall->apply(l);
+        }
+        if (auto s = write_subnet_file(o, *cfg, l, backend.mtu()); !s.ok()) {
+          WEFT_WARN("writing {}: {}", o.subnet_file, s.message());
+        }
+      }
+      current = l;
+    });
+  });
+  std::jthread rules_thread;
+  if (firewall) {
+    rules_thread = std::jthread([&](std::stop_token st) {
+      while (store::sleep_for(st, seconds(std::max(1, o.iptables_resync)))) {
+        lease::Lease l;
+        {
+          std::lock_guard lock(own_mu);
+          l = current;
+        }
+        firewall->ensure(l);
+      }
+    });
+  }
+
+  std::mutex wait_mu;
+  std::condition_variable_any wait_cv;
+  std::unique_lock lock(wait_mu);
+  wait_cv.wait(lock, stop, [] { return false; });
+  WEFT_INFO("shutting down; routes, rules and the lease stay in place (as flanneld)");
+  rules_thread = {};
+  keep_thread = {};
+  watch_thread = {};
+  reconcile_thread = {};
+  if (health) {
+    health->stop();
+  }
+  WEFT_INFO("exiting cleanly");
+  return 0;
+}
+
+} // namespace weft::daemon

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# End-to-end data plane test: 3 nodes in network namespaces on one L2 segment, a real etcd, weftd
+# on every node and a pod on each. Usage: datapath_test.sh WEFTD BACKEND (v4|dual)
+# Checks: every pod pings every other pod; masquerade rules equal flanneld's text; a route deleted
+# by hand comes back; a deleted lease disappears from the other nodes; kill -9 and restart keeps
+# the subnet and leaves no duplicates. Runs as root; touches only namespaces it creates.
+set -uo pipefail
+WEFTD=$1
+BACKEND=$2
+STACK=$3
+here=$(cd "$(dirname "$0")" && pwd)
+CLUSTER_TAG="wte${BACKEND:0:2}${STACK:0:1}$$"
+CLUSTER_DIR=$(mktemp -d "/tmp/${CLUSTER_TAG}.XXXX")
+source "$here/../../scripts/lib/cluster.sh"
+trap 'cluster_down; rm -rf "$CLUSTER_DIR"' EXIT
+
+RESYNC=2
+pass=0
+fail=0
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    echo "PASS: $name"
+    pass=$((pass + 1))
+  else
+    echo "FAIL: $name"
+    fail=$((fail + 1))
+  fi
+}
+# until_ok SECONDS CMD...: true as soon as CMD succeeds, false after SECONDS.
+until_ok() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS > deadline)) && return 1
+    sleep 0.1
+  done
+}
+dump_logs() {
+  for i in 1 2 3; do
+    echo "---- weftd n$i ----"
+    tail -n 30 "$CLUSTER_DIR/n$i/weftd.log"
+    echo "---- routes n$i ----"
+    cluster_exec "n$i" ip route
+    cluster_exec "n$i" ip -6 route 2>/dev/null | grep -v fe80
+  done
+}
+
+cluster_up 3
+cluster_etcd_start || exit 1
+if [ "$STACK" = dual ]; then
+  config="{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:244::/56\",\"Backend\":{\"Type\":\"$BACKEND\"}}"
+else
+  config="{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"$BACKEND\"}}"
+fi
+cluster_etcdctl put /coreos.com/network/config "$config" >/dev/null
+weftd_args=(--ip-masq --resync-interval=$RESYNC --iptables-resync=1 --healthz-port=8081)
+for i in 1 2 3; do cluster_weftd_start "$i" "${weftd_args[@]}"; done
+for i in 1 2 3; do
+  if ! cluster_wait_file "$CLUSTER_DIR/n$i/subnet.env" 30; then
+    echo "FAIL: weftd on n$i wrote no subnet.env"
+    dump_logs
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+done
+for i in 1 2 3; do cluster_pod_up "$i"; done
+
+ping_all() {
+  local flag=$1 ipfn=$2 i j
+  for i in 1 2 3; do
+    for j in 1 2 3; do
+      ((i == j)) && continue
+      cluster_exec "p$i" ping "$flag" -c 1 -W 1 "$($ipfn "$j")" >/dev/null 2>&1 || return 1
+    done
+  done
+}
+ready_all() {
+  local i
+  for i in 1 2 3; do cluster_exec "n$i" curl -sf http://127.0.0.1:8081/readyz || return 1; done
+}
+check "every node reports ready" until_ok 20 ready_all
+check "every pod pings every other pod (IPv4)" until_ok 20 ping_all -4 cluster_pod_ip
+if [ "$STACK" = dual ]; then
+  check "every pod pings every other pod (IPv6)" until_ok 20 ping_all -6 cluster_pod_ip6
+fi
+
+# flanneld's masquerade rules, text as iptables-save prints them (reference/flannel.md §5.2).
+masq_rules_match() {
+  local sub net=10.244.0.0/16 want got
+  sub=$(cluster_subnet_env 1 FLANNEL_SUBNET)
+  sub="${sub%.*}.0/${sub#*/}"
+  want=$(cat <<RULES
+-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG
+-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN
+-A FLANNEL-POSTRTG -s $sub -d $net -m comment --comment "flanneld masq" -j RETURN
+-A FLANNEL-POSTRTG -s $net -d $sub -m comment --comment "flanneld masq" -j RETURN
+-A FLANNEL-POSTRTG ! -s $net -d $sub -m comment --comment "flanneld masq" -j RETURN
+-A FLANNEL-POSTRTG -s $net ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
+-A FLANNEL-POSTRTG ! -s $net -d $net -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
+RULES
+)
+  got=$(cluster_exec n1 iptables-save -t nat | grep -E '^-A (POSTROUTING|FLANNEL-POSTRTG)')
+  [ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got"); return 1; }
+  want=$(cat <<RULES
+-A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
+-A FLANNEL-FWD -s $net -m comment --comment "flanneld forward" -j ACCEPT
+-A FLANNEL-FWD -d $net -m comment --comment "flanneld forward" -j ACCEPT
+RULES
+)
+  got=$(cluster_exec n1 iptables-save -t filter | grep -E '^-A (FORWARD|FLANNEL-FWD)')
+  [ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got"); return 1; }
+}
+check "masquerade and forward rules match flanneld's text" masq_rules_match
+
+rule_deleted_comes_back() {
+  cluster_exec n1 iptables -t nat -D FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 \
+    -m comment --comment "flanneld masq" -j RETURN || return 1
+  until_ok 10 masq_rules_match
+}
+check "a masquerade rule deleted by hand comes back" rule_deleted_comes_back
+
+subnet_of() { local s; s=$(cluster_subnet_env "$1" FLANNEL_SUBNET); echo "${s%.*}.0/${s#*/}"; }
+has_route() { cluster_exec "$1" ip route show "$2" | grep -q .; }
+no_route() { ! has_route "$1" "$2"; }
+
+route_deleted_comes_back() {
+  local dst
+  dst=$(subnet_of 2)
+  cluster_exec n1 ip route del "$dst" || return 1
+  no_route n1 "$dst" || return 1
+  until_ok $((RESYNC * 3 + 2)) has_route n1 "$dst"
+}
+check "a route deleted by hand comes back within a resync" route_deleted_comes_back
+
+no_duplicates() {
+  local i
+  for i in 1 2 3; do
+    [ -f "$CLUSTER_DIR/n$i/weftd.pid" ] || continue
+    [ "$(cluster_exec "n$i" ip route show proto 247 | wc -l)" -eq "$1" ] || return 1
+    [ -z "$(cluster_exec "n$i" ip route show | sort | uniq -d)" ] || return 1
+  done
+}
+
+kill9_restart_keeps_subnet() {
+  local before after
+  before=$(cluster_subnet_env 2 FLANNEL_SUBNET)
+  cluster_weftd_stop 2 KILL
+  rm -f "$CLUSTER_DIR/n2/subnet.env.seen"
+  cluster_weftd_start 2 "${weftd_args[@]}"
+  until_ok 20 cluster_exec n2 curl -sf http://127.0.0.1:8081/readyz || return 1
+  after=$(cluster_subnet_env 2 FLANNEL_SUBNET)
+  [ "$before" = "$after" ] || { echo "subnet changed: $before -> $after"; return 1; }
+  until_ok 10 ping_all -4 cluster_pod_ip || return 1
+  [ "$(cluster_etcdctl get --prefix --keys-only /coreos.com/network/subnets | grep -c .)" -eq 3 ]
+}
+check "kill -9 and restart keeps the subnet and the lease count" kill9_restart_keeps_subnet
+check "no duplicate routes on any node" no_duplicates 2
+
+lease_deleted_disappears() {
+  local dst key
+  dst=$(subnet_of 3)
+  cluster_weftd_stop 3 TERM
+  key=$(cluster_etcdctl get --prefix --keys-only /coreos.com/network/subnets | grep "${dst%/*}-")
+  cluster_etcdctl del "$key" >/dev/null || return 1
+  until_ok $((RESYNC + 3)) no_route n1 "$dst" || return 1
+  until_ok $((RESYNC + 3)) no_route n2 "$dst"
+}
+check "a node whose lease is deleted disappears from the others' routes" lease_deleted_disappears
+
+((fail > 0)) && dump_logs
+echo "$pass passed, $fail failed"
+((fail == 0))
