@@ -1,0 +1,531 @@
+#include "store/etcd/etcd_store.h"
+
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <thread>
+
+#include "base/backoff.h"
+#include "base/log.h"
+#include "lease/allocation.h"
+#include "lease/subnet_key.h"
+
+namespace weft::store::etcd {
+namespace {
+
+std::string join_path(const std::string& prefix, const std::string& name) {
+  std::string p = prefix;
+  while (!p.empty() && p.back() == '/') {
+    p.pop_back();
+  }
+  return p + "/" + name;
+}
+
+std::string subnets_text(const std::optional<net::Ip4Net>& sn,
+                         const std::optional<net::Ip6Net>& sn6) {
+  std::string out = sn ? sn->to_string() : std::string("-");
+  if (sn6) {
+    out += " ipv6 " + lease::go_ip6_net_string(*sn6);
+  }
+  return out;
+}
+
+// The IPv4/IPv6 ranges of a checked config, as the allocator wants them.
+lease::AllocationInput allocation_input(const lease::LeaseAttrs& attrs,
+                                        const AcquireOptions& options) {
+  lease::AllocationInput in;
+  const auto& c = options.config;
+  if (c.enable_ipv4 && c.network && c.subnet_min && c.subnet_max) {
+    in.v4 = lease::SubnetRange{*c.network, static_cast<int>(c.subnet_len), *c.subnet_min,
+                               *c.subnet_max};
+  }
+  if (c.enable_ipv6 && c.ipv6_network && c.ipv6_subnet_min && c.ipv6_subnet_max) {
+    in.v6 = lease::SubnetRange6{*c.ipv6_network, static_cast<int>(c.ipv6_subnet_len),
+                                *c.ipv6_subnet_min, *c.ipv6_subnet_max};
+  }
+  in.public_ip = attrs.public_ip;
+  in.public_ipv6 = attrs.public_ipv6;
+  in.previous_subnet = options.previous_subnet;
+  in.previous_ipv6_subnet = options.previous_ipv6_subnet;
+  return in;
+}
+
+} // namespace
+
+base::Result<std::unique_ptr<EtcdStore>> make_etcd_store(const EtcdStoreConfig& config,
+                                                         base::Clock& clock) {
+  return EtcdStore::create(config, clock);
+}
+
+base::Result<std::unique_ptr<EtcdStore>> EtcdStore::create(const EtcdStoreConfig& config,
+                                                           base::Clock& clock) {
+  if (config.prefix.empty() || config.prefix[0] != '/') {
+    return base::invalid_argument(
+        fmt::format("--etcd-prefix {:?} must be an absolute key path", config.prefix));
+  }
+  if (config.lease_ttl.count() <= 0) {
+    return base::invalid_argument("lease TTL must be positive");
+  }
+  ClientConfig cc;
+  cc.endpoints = config.endpoints;
+  cc.keyfile = config.keyfile;
+  cc.certfile = config.certfile;
+  cc.cafile = config.cafile;
+  cc.username = config.username;
+  cc.password = config.password;
+  cc.call_timeout = config.call_timeout;
+  cc.keepalive_time = config.keepalive_time;
+  cc.keepalive_timeout = config.keepalive_timeout;
+  auto client = EtcdClient::create(cc);
+  if (!client.ok()) {
+    return client.status();
+  }
+  return std::unique_ptr<EtcdStore>(new EtcdStore(config, clock, std::move(*client)));
+}
+
+EtcdStore::EtcdStore(const EtcdStoreConfig& config, base::Clock& clock,
+                     std::unique_ptr<EtcdClient> client)
+    : config_(config), clock_(clock), client_(std::move(client)),
+      config_key_(join_path(config.prefix, "config")),
+      subnets_prefix_(join_path(config.prefix, "subnets") + "/"), rng_(std::random_device{}()) {}
+
+EtcdStore::~EtcdStore() = default;
+
+std::string EtcdStore::lease_key(const lease::Lease& l) const {
+  return subnets_prefix_ + lease::make_subnet_key(l.subnet, l.ipv6_subnet);
+}
+
+base::Result<std::string> EtcdStore::get_network_config() {
+  auto r = client_->range(config_key_);
+  if (!r.ok()) {
+    return r.status();
+  }
+  if (r->kvs.empty()) {
+    return base::not_found(fmt::format("flannel config not found in etcd store. Did you create "
+                                       "your config using etcdv3 API? (key {})",
+                                       config_key_));
+  }
+  return r->kvs[0].value;
+}
+
+void EtcdStore::report_malformed(const KeyValue& kv, const base::Status& st) {
+  {
+    std::lock_guard lock(mu_);
+    if (!reported_.emplace(kv.key, kv.mod_revision).second) {
+      return;
+    }
+  }
+  WEFT_WARN("skipping malformed lease {:?} (revision {}): {}", kv.key, kv.mod_revision,
+            st.to_string());
+}
+
+base::Result<lease::Lease> EtcdStore::parse_kv(const KeyValue& kv) {
+  auto key = lease::parse_subnet_key(std::string_view(kv.key).substr(subnets_prefix_.size()));
+  if (!key.ok()) {
+    return key.status();
+  }
+  auto attrs = lease::parse_lease_attrs(kv.value);
+  if (!attrs.ok()) {
+    return attrs.status();
+  }
+  lease::Lease l;
+  l.subnet = key->first;
+  l.ipv6_subnet = key->second;
+  l.enable_ipv4 = l.subnet.has_value();
+  l.enable_ipv6 = l.ipv6_subnet.has_value();
+  l.attrs = std::move(*attrs);
+  if (kv.lease != 0) {
+    // An upper bound: we do not spend a TimeToLive call per key.
+    l.expiration = clock_.wall_now() + config_.lease_ttl;
+  }
+  l.asof = kv.mod_revision;
+  return l;
+}
+
+EtcdStore::Parsed EtcdStore::parse_kvs(const std::vector<KeyValue>& kvs) {
+  Parsed out;
+  out.leases.reserve(kvs.size());
+  out.kvs.reserve(kvs.size());
+  std::unordered_map<std::string, std::pair<std::int64_t, std::optional<lease::Lease>>> cache;
+  {
+    std::lock_guard lock(mu_);
+    cache.swap(parsed_);
+  }
+  std::unordered_map<std::string, std::pair<std::int64_t, std::optional<lease::Lease>>> next;
+  next.reserve(kvs.size());
+  const auto now = clock_.wall_now();
+  for (const auto& kv : kvs) {
+    std::optional<lease::Lease> l;
+    auto it = cache.find(kv.key);
+    if (it != cache.end() && it->second.first == kv.mod_revision) {
+      l = std::move(it->second.second);
+    } else {
+      auto r = parse_kv(kv);
+      if (r.ok()) {
+        l = std::move(*r);
+      } else {
+        report_malformed(kv, r.status());
+      }
+    }
+    if (l) {
+      l->expiration =
+          kv.lease != 0 ? now + config_.lease_ttl : std::chrono::system_clock::time_point{};
+      out.leases.push_back(*l);
+      out.kvs.push_back(kv);
+    }
+    next.emplace(kv.key, std::make_pair(kv.mod_revision, std::move(l)));
+  }
+  std::lock_guard lock(mu_);
+  parsed_.swap(next);
+  return out;
+}
+
+lease::Lease EtcdStore::make_lease(const std::optional<net::Ip4Net>& sn,
+                                   const std::optional<net::Ip6Net>& sn6,
+                                   const lease::LeaseAttrs& attrs, std::int64_t etcd_lease,
+                                   std::int64_t ttl, std::int64_t revision) const {
+  lease::Lease l;
+  l.subnet = sn;
+  l.ipv6_subnet = sn6;
+  l.enable_ipv4 = sn.has_value();
+  l.enable_ipv6 = sn6.has_value();
+  l.attrs = attrs;
+  if (etcd_lease != 0) {
+    l.expiration = clock_.wall_now() + std::chrono::seconds(ttl);
+  }
+  l.asof = revision;
+  return l;
+}
+
+void EtcdStore::remember(const std::string& key, const std::string& value, std::int64_t etcd_lease,
+                         const AcquireOptions* options) {
+  std::lock_guard lock(mu_);
+  Own own;
+  if (own_) {
+    own.options = own_->options;
+  }
+  own.key = key;
+  own.value = value;
+  own.etcd_lease = etcd_lease;
+  if (options != nullptr) {
+    own.options = *options;
+  }
+  own_ = std::move(own);
+}
+
+base::Result<LeaseSnapshot> EtcdStore::list_leases() {
+  auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_));
+  if (!r.ok()) {
+    return r.status();
+  }
+  LeaseSnapshot snap;
+  snap.leases = parse_kvs(r->kvs).leases;
+  snap.revision = r->revision;
+  return snap;
+}
+
+base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& attrs,
+                                                    const AcquireOptions& options) {
+  lease::AllocationInput input = allocation_input(attrs, options);
+  if (!input.v4 && !input.v6) {
+    return base::invalid_argument("acquire_lease: the config enables neither IPv4 nor IPv6");
+  }
+  const std::string value = lease::to_json(attrs);
+  std::optional<LeaseGrant> grant; // granted once, reused across lost races
+  auto drop_grant = [&] {
+    if (grant) {
+      (void)client_->lease_revoke(grant->id);
+      grant.reset();
+    }
+  };
+
+  for (int attempt = 0; attempt <= config_.max_race_retries; ++attempt) {
+    auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_));
+    if (!r.ok()) {
+      drop_grant();
+      return r.status();
+    }
+    Parsed parsed = parse_kvs(r->kvs);
+    input.existing = std::move(parsed.leases);
+    base::Result<lease::Allocation> alloc = [&] {
+      std::lock_guard lock(mu_);
+      return lease::allocate_subnet(input, rng_);
+    }();
+    if (!alloc.ok()) {
+      drop_grant();
+      return alloc.status();
+    }
+    for (std::size_t i : alloc->incompatible_to_delete) {
+      const auto& kv = parsed.kvs[i];
+      WEFT_INFO("Found lease {:?} for current IP ({}) but not compatible with current config, "
+                "deleting",
+                kv.key, attrs.public_ip.to_string());
+      auto d = client_->delete_if_created(kv.key, kv.create_revision);
+      if (!d.ok()) {
+        drop_grant();
+        return d.status();
+      }
+    }
+
+    if (alloc->reused && alloc->reused_index) {
+      const KeyValue& kv = parsed.kvs[*alloc->reused_index];
+      const lease::Lease& old = input.existing[*alloc->reused_index];
+      WEFT_INFO("Found lease ({}) for current IP ({}), reusing",
+                subnets_text(old.subnet, old.ipv6_subnet), attrs.public_ip.to_string());
+      std::int64_t id = 0;
+      std::int64_t ttl = 0;
+      if (kv.lease != 0) { // a reservation (no etcd lease) stays one
+        if (!grant) {
+          auto g = client_->lease_grant(config_.lease_ttl);
+          if (!g.ok()) {
+            return g.status();
+          }
+          grant = *g;
+        }
+        id = grant->id;
+        ttl = grant->ttl_seconds;
+      }
+      auto t = client_->put_if_value(kv.key, kv.value, value, id, kv.lease);
+      if (!t.ok()) {
+        drop_grant();
+        return t.status();
+      }
+      if (!t->succeeded) {
+        WEFT_INFO("lease {:?} changed while reusing it; looking again", kv.key);
+        continue;
+      }
+      remember(kv.key, value, id, &options);
+      return make_lease(old.subnet, old.ipv6_subnet, attrs, id, ttl, t->revision);
+    }
+
+    const std::string key =
+        subnets_prefix_ + lease::make_subnet_key(alloc->subnet, alloc->ipv6_subnet);
+    if (!grant) {
+      auto g = client_->lease_grant(config_.lease_ttl);
+      if (!g.ok()) {
+        return g.status();
+      }
+      grant = *g;
+    }
+    auto t = client_->create(key, value, grant->id);
+    if (!t.ok()) {
+      drop_grant();
+      return t.status();
+    }
+    if (!t->succeeded) {
+      // flanneld exits here; we pick again from a fresh listing (the grant is kept for it).
+      WEFT_INFO("subnet {} was taken by another node at the same time; picking again",
+                subnets_text(alloc->subnet, alloc->ipv6_subnet));
+      continue;
+    }
+    if (alloc->from_previous) {
+      WEFT_INFO("Found previously leased subnet ({}), reusing",
+                subnets_text(alloc->subnet, alloc->ipv6_subnet));
+    }
+    WEFT_INFO("Allocated lease ({}) to current node ({})",
+              subnets_text(alloc->subnet, alloc->ipv6_subnet), attrs.public_ip.to_string());
+    remember(key, value, grant->id, &options);
+    return make_lease(alloc->subnet, alloc->ipv6_subnet, attrs, grant->id, grant->ttl_seconds,
+                      t->revision);
+  }
+  drop_grant();
+  return base::conflict(fmt::format("acquire_lease: lost {} races for a subnet in a row",
+                                    config_.max_race_retries + 1));
+}
+
+base::Result<lease::Lease> EtcdStore::renew_lease(const lease::Lease& l) {
+  const std::string key = lease_key(l);
+  const std::string value = lease::to_json(l.attrs);
+  std::string expected = value;
+  std::optional<std::int64_t> expected_lease;
+  {
+    std::lock_guard lock(mu_);
+    if (own_ && own_->key == key) {
+      expected = own_->value;
+      expected_lease = own_->etcd_lease;
+    }
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const bool reservation = expected_lease && *expected_lease == 0;
+    std::int64_t id = 0;
+    std::int64_t ttl = 0;
+    if (!reservation) {
+      auto g = client_->lease_grant(config_.lease_ttl);
+      if (!g.ok()) {
+        return g.status();
+      }
+      id = g->id;
+      ttl = g->ttl_seconds;
+    }
+    auto t = client_->put_if_value(key, expected, value, id, expected_lease);
+    if (!t.ok()) {
+      if (id != 0) {
+        (void)client_->lease_revoke(id);
+      }
+      return t.status();
+    }
+    if (t->succeeded) {
+      // The previous etcd lease now holds no key; it lapses by itself (as with flanneld).
+      remember(key, value, id, nullptr);
+      return make_lease(l.subnet, l.ipv6_subnet, l.attrs, id, ttl, t->revision);
+    }
+    if (id != 0) {
+      (void)client_->lease_revoke(id);
+    }
+    if (t->kvs.empty()) {
+      return base::not_found(fmt::format("renewing lease {:?}: the key is gone", key));
+    }
+    const KeyValue& cur = t->kvs[0];
+    if (cur.value != expected && cur.value != value) {
+      return base::conflict(
+          fmt::format("renewing lease {:?}: now held by someone else ({})", key, cur.value));
+    }
+    // Still ours but re-put (e.g. made a reservation by an operator): adopt its lease state.
+    expected = cur.value;
+    expected_lease = cur.lease;
+  }
+  return base::conflict(fmt::format("renewing lease {:?}: it keeps changing", key));
+}
+
+base::Status EtcdStore::release_lease(const lease::Lease& l) {
+  const std::string key = lease_key(l);
+  std::string expected = lease::to_json(l.attrs);
+  std::int64_t etcd_lease = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (own_ && own_->key == key) {
+      expected = own_->value;
+      etcd_lease = own_->etcd_lease;
+      own_.reset();
+    }
+  }
+  auto t = client_->delete_if_value(key, expected);
+  if (!t.ok()) {
+    return t.status();
+  }
+  if (etcd_lease != 0) {
+    (void)client_->lease_revoke(etcd_lease);
+  }
+  return {};
+}
+
+base::Status EtcdStore::watch_leases(std::stop_token stop,
+                                     const std::function<void(const LeaseBatch&)>& on_batch) {
+  base::Backoff backoff(config_.retry_initial, config_.retry_max);
+  std::mutex stream_mu;
+  WatchStream* live = nullptr;
+  std::stop_callback on_stop(stop, [&] {
+    std::lock_guard lock(stream_mu);
+    if (live != nullptr) {
+      live->cancel();
+    }
+  });
+  bool need_list = true;
+  std::int64_t next_rev = 0;
+  std::string failing; // the last error logged, for one line per change of state
+  auto fail = [&](const std::string& what, const base::Status& st) {
+    const std::string msg = fmt::format("{}: {}", what, st.to_string());
+    if (failing.empty()) {
+      WEFT_WARN("lease watch interrupted ({}); reconnecting with backoff", msg);
+    } else if (failing != msg) {
+      WEFT_VLOG(1, "lease watch still failing: {}", msg);
+    }
+    failing = msg;
+    return sleep_for(stop, backoff.next());
+  };
+
+  while (!stop.stop_requested()) {
+    if (need_list) {
+      auto snap = list_leases();
+      if (!snap.ok()) {
+        fail("listing leases", snap.status());
+        continue;
+      }
+      LeaseBatch batch;
+      batch.reset = true;
+      batch.snapshot = std::move(snap->leases);
+      batch.revision = snap->revision;
+      on_batch(batch);
+      next_rev = snap->revision + 1;
+      need_list = false;
+    }
+    auto opened = client_->watch(subnets_prefix_, prefix_range_end(subnets_prefix_), next_rev);
+    if (!opened.ok()) {
+      fail("opening watch", opened.status());
+      continue;
+    }
+    std::unique_ptr<WatchStream> stream = std::move(*opened);
+    {
+      std::lock_guard lock(stream_mu);
+      live = stream.get();
+    }
+    if (stop.stop_requested()) {
+      stream->cancel();
+    }
+    while (true) {
+      auto resp = stream->next();
+      if (!resp.ok()) {
+        if (!stop.stop_requested()) {
+          fail(fmt::format("watch from revision {}", next_rev), resp.status());
+        }
+        break;
+      }
+      if (resp->compact_revision != 0) {
+        WEFT_WARN("lease watch: revision {} was compacted (compacted up to {}); re-listing",
+                  next_rev, resp->compact_revision);
+        need_list = true;
+        break;
+      }
+      if (resp->canceled) {
+        fail("watch", base::unavailable(fmt::format("canceled by etcd: {}", resp->cancel_reason)));
+        break;
+      }
+      if (!failing.empty()) {
+        WEFT_INFO("lease watch resumed at revision {} on {}", next_rev, stream->endpoint());
+        failing.clear();
+      }
+      backoff.reset();
+      if (resp->events.empty()) {
+        continue;
+      }
+      LeaseBatch batch;
+      batch.revision = resp->revision;
+      for (const auto& ev : resp->events) {
+        next_rev = std::max(next_rev, ev.kv.mod_revision + 1);
+        LeaseEvent le;
+        if (ev.type == WatchEvent::Type::kPut) {
+          auto l = parse_kv(ev.kv);
+          if (!l.ok()) {
+            report_malformed(ev.kv, l.status());
+            continue;
+          }
+          le.type = LeaseEvent::Type::kAdded;
+          le.lease = std::move(*l);
+        } else {
+          auto key =
+              lease::parse_subnet_key(std::string_view(ev.kv.key).substr(subnets_prefix_.size()));
+          if (!key.ok()) {
+            continue; // a malformed key was never delivered as added
+          }
+          le.type = LeaseEvent::Type::kRemoved;
+          le.lease.subnet = key->first;
+          le.lease.ipv6_subnet = key->second;
+          le.lease.enable_ipv4 = key->first.has_value();
+          le.lease.enable_ipv6 = key->second.has_value();
+          le.lease.asof = ev.kv.mod_revision;
+        }
+        batch.events.push_back(std::move(le));
+      }
+      if (!batch.events.empty()) {
+        on_batch(batch);
+      }
+    }
+    {
+      std::lock_guard lock(stream_mu);
+      live = nullptr;
+    }
+  }
+  return base::cancelled("lease watch stopped");
+}
+
+} // namespace weft::store::etcd

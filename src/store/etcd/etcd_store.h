@@ -1,0 +1,113 @@
+#pragma once
+// EtcdStore: SubnetStore on etcd v3 with flanneld's layout (<prefix>/config,
+// <prefix>/subnets/<key> holding flannel's lease JSON, a 24h etcd lease per key, keys without an
+// etcd lease are reservations). An acquire costs one ranged read, one lease grant and one Txn;
+// nothing ever reads per-lease TTLs.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/secret.h"
+#include "store/etcd/etcd_client.h"
+#include "store/subnet_store.h"
+
+namespace weft::store::etcd {
+
+// flanneld's --etcd-* flags and lease timing.
+struct EtcdStoreConfig {
+  std::vector<std::string> endpoints{"http://127.0.0.1:2379"}; // --etcd-endpoints
+  std::string prefix = "/coreos.com/network";                  // --etcd-prefix
+  std::string keyfile;                                         // --etcd-keyfile
+  std::string certfile;                                        // --etcd-certfile
+  std::string cafile;                                          // --etcd-cafile
+  std::string username;                                        // --etcd-username
+  base::Secret password;                                       // --etcd-password
+  std::chrono::seconds renew_margin{3600}; // --subnet-lease-renew-margin (minutes there)
+  std::chrono::seconds lease_ttl{24 * 3600};
+  std::chrono::milliseconds call_timeout{5000}; // deadline of every unary call (dial included)
+  std::chrono::milliseconds keepalive_time{10000};
+  std::chrono::milliseconds keepalive_timeout{5000};
+  std::chrono::milliseconds retry_initial{100}; // watch/renew retry backoff, as flanneld
+  std::chrono::milliseconds retry_max{5000};
+  std::chrono::milliseconds renew_retry{60000}; // after a failed renewal, as flanneld
+  int max_race_retries = 100;                   // lost create races before giving up
+};
+
+class EtcdStore final : public SubnetStore {
+public:
+  static base::Result<std::unique_ptr<EtcdStore>> create(const EtcdStoreConfig& config,
+                                                         base::Clock& clock);
+  ~EtcdStore() override;
+
+  base::Result<std::string> get_network_config() override;
+  base::Result<lease::Lease> acquire_lease(const lease::LeaseAttrs& attrs,
+                                           const AcquireOptions& options) override;
+  base::Result<lease::Lease> renew_lease(const lease::Lease& lease) override;
+  base::Status release_lease(const lease::Lease& lease) override;
+  base::Result<LeaseSnapshot> list_leases() override;
+  base::Status watch_leases(std::stop_token stop,
+                            const std::function<void(const LeaseBatch&)>& on_batch) override;
+  base::Status keep_lease(std::stop_token stop, lease::Lease lease,
+                          const std::function<void(const lease::Lease&)>& on_change) override;
+  base::Result<std::unique_ptr<Election>>
+  make_election(const std::string& name, const std::string& id, std::chrono::seconds ttl) override;
+
+  // Calls made so far, per etcd RPC method.
+  RpcCounts rpc_counts() const { return client_->counts(); }
+  std::string current_endpoint() const { return client_->current_endpoint(); }
+  EtcdClient& client() { return *client_; }
+  const std::string& subnets_prefix() const { return subnets_prefix_; }
+  // The etcd key of a lease.
+  std::string lease_key(const lease::Lease& lease) const;
+
+private:
+  struct Parsed {
+    std::vector<lease::Lease> leases;
+    std::vector<KeyValue> kvs; // parallel to leases
+  };
+  // What this store wrote for the lease it holds (to renew/release it safely).
+  struct Own {
+    std::string key;
+    std::string value;
+    std::int64_t etcd_lease = 0; // 0: a reservation
+    AcquireOptions options;
+  };
+
+  EtcdStore(const EtcdStoreConfig& config, base::Clock& clock, std::unique_ptr<EtcdClient> client);
+  Parsed parse_kvs(const std::vector<KeyValue>& kvs);
+  base::Result<lease::Lease> parse_kv(const KeyValue& kv);
+  void report_malformed(const KeyValue& kv, const base::Status& st);
+  lease::Lease make_lease(const std::optional<net::Ip4Net>& sn,
+                          const std::optional<net::Ip6Net>& sn6, const lease::LeaseAttrs& attrs,
+                          std::int64_t etcd_lease, std::int64_t ttl, std::int64_t revision) const;
+  void remember(const std::string& key, const std::string& value, std::int64_t etcd_lease,
+                const AcquireOptions* options);
+
+  EtcdStoreConfig config_;
+  base::Clock& clock_;
+  std::unique_ptr<EtcdClient> client_;
+  std::string config_key_;
+  std::string subnets_prefix_; // "<prefix>/subnets/"
+
+  std::mutex mu_;
+  std::mt19937_64 rng_;
+  std::optional<Own> own_;
+  std::set<std::pair<std::string, std::int64_t>> reported_; // malformed (key, mod revision)
+  // Parsed leases of the last listing by key, reused while a key's mod revision is unchanged
+  // (nullopt: malformed), so a re-list parses only what changed.
+  std::unordered_map<std::string, std::pair<std::int64_t, std::optional<lease::Lease>>> parsed_;
+};
+
+base::Result<std::unique_ptr<EtcdStore>> make_etcd_store(const EtcdStoreConfig& config,
+                                                         base::Clock& clock = base::system_clock());
+
+} // namespace weft::store::etcd

@@ -1,0 +1,463 @@
+// EtcdStore against a real single-member etcd: flanneld compatibility, acquire (calls, reuse,
+// races, exhaustion), renew/keep, watch (events, malformed values, resume, compaction), startup
+// retry and election.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <latch>
+#include <set>
+#include <thread>
+
+#include "lease/subnet_key.h"
+#include "test/store/store_test_util.h"
+
+namespace weft::test {
+namespace {
+
+using store::etcd::EtcdStore;
+using store::etcd::Rpc;
+
+constexpr const char* kConfig = R"({"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}})";
+
+class EtcdStoreTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto c = EtcdCluster::start();
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    cluster_ = std::move(*c);
+    put_config(kConfig);
+  }
+
+  void put_config(const std::string& json) {
+    auto r = cluster_->etcdctl({"put", "/coreos.com/network/config", json});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+  }
+
+  std::unique_ptr<EtcdStore> make_store(store::etcd::EtcdStoreConfig cfg = {}) {
+    if (cfg.endpoints.size() == 1 && cfg.endpoints[0] == "http://127.0.0.1:2379") {
+      cfg = store_config(*cluster_);
+    }
+    auto s = store::etcd::make_etcd_store(cfg);
+    EXPECT_TRUE(s.ok()) << s.status().to_string();
+    return std::move(*s);
+  }
+
+  store::AcquireOptions options(const std::string& json = kConfig) {
+    store::AcquireOptions o;
+    o.config = net_config(json);
+    return o;
+  }
+
+  std::unique_ptr<EtcdCluster> cluster_;
+};
+
+TEST_F(EtcdStoreTest, ReadsNetworkConfig) {
+  auto store = make_store();
+  auto cfg = store->get_network_config();
+  ASSERT_TRUE(cfg.ok()) << cfg.status().to_string();
+  EXPECT_EQ(*cfg, kConfig);
+
+  ASSERT_TRUE(cluster_->etcdctl({"del", "/coreos.com/network/config"}).ok());
+  cfg = store->get_network_config();
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_EQ(cfg.status().code(), base::Code::kNotFound);
+  EXPECT_THAT(cfg.status().message(), ::testing::HasSubstr("flannel config not found"));
+}
+
+TEST_F(EtcdStoreTest, ReadsLeasesWrittenByFlanneld) {
+  // Exactly what flanneld writes (reference/flannel.md 3.1), with etcd leases and a reservation.
+  auto grant = cluster_->etcdctl({"lease", "grant", "600"});
+  ASSERT_TRUE(grant.ok());
+  const std::string id = grant->substr(6, grant->find(' ', 6) - 6); // "lease <hex> granted..."
+  const std::string vxlan =
+      R"({"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:3e:4f:5a:6b"}})";
+  const std::string tencent = R"({"PublicIP":"192.168.64.4","PublicIPv6":null})";
+  const std::string dual =
+      R"({"PublicIP":"192.168.64.5","PublicIPv6":"fc00::5","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:3e:4f:5a:6c"},"BackendV6Data":{"VNI":1,"VtepMAC":"c6:d2:3e:4f:5a:6c"}})";
+  ASSERT_TRUE(
+      cluster_->etcdctl({"put", "--lease", id, "/coreos.com/network/subnets/10.5.7.0-24", vxlan})
+          .ok());
+  ASSERT_TRUE(cluster_->etcdctl({"put", "/coreos.com/network/subnets/10.5.8.0-24", tencent}).ok());
+  ASSERT_TRUE(cluster_
+                  ->etcdctl({"put", "--lease", id,
+                             "/coreos.com/network/subnets/10.5.9.0-24&fc00::-64", dual})
+                  .ok());
+
+  auto store = make_store();
+  auto snap = store->list_leases();
+  ASSERT_TRUE(snap.ok()) << snap.status().to_string();
+  ASSERT_EQ(snap->leases.size(), 3u);
+  std::map<std::string, lease::Lease> by_key;
+  for (const auto& l : snap->leases) {
+    by_key[lease::make_subnet_key(l.subnet, l.ipv6_subnet)] = l;
+  }
+  const auto& a = by_key.at("10.5.7.0-24");
+  EXPECT_EQ(a.attrs.public_ip.to_string(), "192.168.64.3");
+  EXPECT_EQ(a.attrs.backend_type, "vxlan");
+  EXPECT_EQ(a.attrs.backend_data, R"({"VNI":1,"VtepMAC":"c6:d2:3e:4f:5a:6b"})");
+  EXPECT_NE(a.expiration, std::chrono::system_clock::time_point{});
+  EXPECT_EQ(lease::to_json(a.attrs), vxlan); // and we would write it back byte for byte
+
+  const auto& b = by_key.at("10.5.8.0-24"); // a reservation: no etcd lease
+  EXPECT_EQ(b.expiration, std::chrono::system_clock::time_point{});
+  EXPECT_EQ(lease::to_json(b.attrs), tencent);
+
+  const auto& c = by_key.at("10.5.9.0-24&fc00::-64");
+  ASSERT_TRUE(c.ipv6_subnet.has_value());
+  EXPECT_EQ(c.ipv6_subnet->to_string(), "fc00::/64");
+  EXPECT_TRUE(c.enable_ipv6);
+  EXPECT_EQ(lease::to_json(c.attrs), dual);
+}
+
+TEST_F(EtcdStoreTest, WritesFlanneldKeyAndJsonWithTtlLease) {
+  auto store = make_store();
+  lease::LeaseAttrs attrs;
+  attrs.public_ip = *net::Ip4Addr::parse("192.168.64.3");
+  attrs.backend_type = "vxlan";
+  attrs.backend_data = R"({"VNI":1,"VtepMAC":"c6:d2:3e:4f:5a:6b"})";
+  auto l = store->acquire_lease(attrs, options());
+  ASSERT_TRUE(l.ok()) << l.status().to_string();
+  ASSERT_TRUE(l->subnet.has_value());
+  EXPECT_EQ(l->subnet->prefix_len(), 24);
+
+  const std::string key = "/coreos.com/network/subnets/" + l->subnet->ip().to_string() + "-24";
+  auto got = store->client().range(key);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(
+      got->kvs[0].value,
+      R"({"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:3e:4f:5a:6b"}})");
+  ASSERT_NE(got->kvs[0].lease, 0);
+  auto ttl = store->client().lease_time_to_live(got->kvs[0].lease);
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(*ttl, 86000);
+  EXPECT_LE(*ttl, 86400);
+  // etcdctl (Go clientv3) reads the same bytes.
+  auto ctl = cluster_->etcdctl({"get", "--print-value-only", key});
+  ASSERT_TRUE(ctl.ok());
+  EXPECT_EQ(*ctl, got->kvs[0].value + "\n");
+
+  // tencent-vpc sets no BackendType: flanneld's shortest form.
+  lease::LeaseAttrs tc;
+  tc.public_ip = *net::Ip4Addr::parse("192.168.64.4");
+  auto l2 = store->acquire_lease(tc, options());
+  ASSERT_TRUE(l2.ok());
+  auto got2 = store->client().range(store->lease_key(*l2));
+  ASSERT_TRUE(got2.ok());
+  ASSERT_EQ(got2->kvs.size(), 1u);
+  EXPECT_EQ(got2->kvs[0].value, R"({"PublicIP":"192.168.64.4","PublicIPv6":null})");
+}
+
+TEST_F(EtcdStoreTest, AcquireCostsThreeCallsAndReusesOwnLease) {
+  auto store = make_store();
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(store->acquire_lease(attrs_for(1000 + i), options()).ok());
+  }
+  const auto before = store->rpc_counts();
+  auto l = store->acquire_lease(attrs_for(7), options());
+  ASSERT_TRUE(l.ok()) << l.status().to_string();
+  const auto d = store->rpc_counts() - before;
+  EXPECT_EQ(d[Rpc::kRange], 1u);
+  EXPECT_EQ(d[Rpc::kLeaseGrant], 1u);
+  EXPECT_EQ(d[Rpc::kTxn], 1u);
+  EXPECT_EQ(d[Rpc::kLeaseTimeToLive], 0u);
+  EXPECT_EQ(d.total(), 3u);
+
+  // A restarted node (new store) with the same PublicIP gets the same subnet back.
+  auto other = make_store();
+  auto again = other->acquire_lease(attrs_for(7), options());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->subnet, l->subnet);
+  auto snap = other->list_leases();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->leases.size(), 11u);
+}
+
+TEST_F(EtcdStoreTest, PreviousSubnetIsPreferred) {
+  auto store = make_store();
+  auto o = options();
+  o.previous_subnet = *net::Ip4Net::parse("10.5.200.0/24");
+  auto l = store->acquire_lease(attrs_for(3), o);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->subnet->to_string(), "10.5.200.0/24");
+}
+
+TEST_F(EtcdStoreTest, SixtyFourConcurrentClientsGetDistinctSubnets) {
+  constexpr int kClients = 64;
+  std::vector<std::unique_ptr<EtcdStore>> stores;
+  for (int i = 0; i < kClients; ++i) {
+    stores.push_back(make_store());
+  }
+  // Spread the initial picks little: a small range makes collisions (lost races) likely.
+  const std::string cfg =
+      R"({"Network":"10.5.0.0/16","SubnetMin":"10.5.1.0","SubnetMax":"10.5.100.0"})";
+  std::vector<base::Result<lease::Lease>> results(kClients, base::internal_error("not run"));
+  std::latch go(kClients);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kClients; ++i) {
+      threads.emplace_back([&, i] {
+        auto o = options(cfg);
+        go.arrive_and_wait();
+        results[static_cast<std::size_t>(i)] =
+            stores[static_cast<std::size_t>(i)]->acquire_lease(attrs_for(i + 1), o);
+      });
+    }
+  }
+  std::set<std::string> subnets;
+  std::uint64_t txns = 0;
+  for (int i = 0; i < kClients; ++i) {
+    const auto& r = results[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(r.ok()) << "client " << i << ": " << r.status().to_string();
+    const auto& sn = *r->subnet;
+    EXPECT_EQ(sn.prefix_len(), 24);
+    EXPECT_GE(sn.ip(), *net::Ip4Addr::parse("10.5.1.0"));
+    EXPECT_LE(sn.ip(), *net::Ip4Addr::parse("10.5.100.0"));
+    subnets.insert(sn.to_string());
+    txns += stores[static_cast<std::size_t>(i)]->rpc_counts()[Rpc::kTxn];
+  }
+  EXPECT_EQ(subnets.size(), static_cast<std::size_t>(kClients)); // distinct /24s never overlap
+  auto snap = stores[0]->list_leases();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->leases.size(), static_cast<std::size_t>(kClients));
+  std::cout << "64 concurrent acquires: " << txns << " Txns (" << txns - kClients
+            << " lost races retried)\n";
+}
+
+TEST_F(EtcdStoreTest, FifthClientIsOutOfSubnets) {
+  const std::string cfg = R"({"Network":"10.6.0.0/21","SubnetLen":24,"SubnetMin":"10.6.1.0",)"
+                          R"("SubnetMax":"10.6.4.0"})";
+  std::set<std::string> got;
+  for (int i = 1; i <= 4; ++i) {
+    auto store = make_store();
+    auto l = store->acquire_lease(attrs_for(i), options(cfg));
+    ASSERT_TRUE(l.ok()) << l.status().to_string();
+    got.insert(l->subnet->to_string());
+  }
+  EXPECT_EQ(got,
+            (std::set<std::string>{"10.6.1.0/24", "10.6.2.0/24", "10.6.3.0/24", "10.6.4.0/24"}));
+  auto store = make_store();
+  auto fifth = store->acquire_lease(attrs_for(5), options(cfg));
+  ASSERT_FALSE(fifth.ok());
+  EXPECT_EQ(fifth.status().code(), base::Code::kOutOfRange);
+  EXPECT_THAT(fifth.status().message(), ::testing::HasSubstr("out of subnets"));
+}
+
+TEST_F(EtcdStoreTest, RenewAndRelease) {
+  auto store = make_store();
+  auto l = store->acquire_lease(attrs_for(1), options());
+  ASSERT_TRUE(l.ok());
+  const auto key = store->lease_key(*l);
+  auto before = store->client().range(key);
+  ASSERT_TRUE(before.ok());
+  auto r = store->renew_lease(*l);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  auto after = store->client().range(key);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->kvs.size(), 1u);
+  EXPECT_NE(after->kvs[0].lease, before->kvs[0].lease); // a fresh 24h etcd lease, as flanneld
+  EXPECT_EQ(after->kvs[0].value, before->kvs[0].value);
+
+  // A renewal of a subnet someone else took is refused.
+  ASSERT_TRUE(store->release_lease(*r).ok());
+  EXPECT_TRUE(store->client().range(key)->kvs.empty());
+  auto thief = make_store();
+  auto o = options();
+  o.previous_subnet = l->subnet;
+  auto t = thief->acquire_lease(attrs_for(2), o);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->subnet, l->subnet);
+  auto denied = store->renew_lease(*r);
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.status().code(), base::Code::kConflict);
+}
+
+TEST_F(EtcdStoreTest, KeepLeaseRenewsAndReacquiresWhenDeleted) {
+  auto cfg = store_config(*cluster_);
+  cfg.lease_ttl = std::chrono::seconds(6);
+  cfg.renew_margin = std::chrono::seconds(4); // renew every ~2 s
+  auto store = make_store(cfg);
+  auto l = store->acquire_lease(attrs_for(1), options());
+  ASSERT_TRUE(l.ok());
+  LogCapture logs;
+  std::mutex mu;
+  std::vector<lease::Lease> changes;
+  std::jthread keeper([&](std::stop_token st) {
+    (void)store->keep_lease(st, *l, [&](const lease::Lease& nl) {
+      std::lock_guard lock(mu);
+      changes.push_back(nl);
+    });
+  });
+  auto n_changes = [&] {
+    std::lock_guard lock(mu);
+    return changes.size();
+  };
+  ASSERT_TRUE(wait_until([&] { return n_changes() >= 2; })); // two renewals
+  // Past the first TTL: the key lives on thanks to renewals.
+  EXPECT_EQ(store->client().range(store->lease_key(*l))->kvs.size(), 1u);
+
+  const std::size_t before = n_changes();
+  ASSERT_TRUE(cluster_->etcdctl({"del", store->lease_key(*l)}).ok());
+  ASSERT_TRUE(wait_until([&] { return logs.count("re-acquired lease") == 1; }));
+  EXPECT_EQ(logs.count("disappeared from the store"), 1);
+  ASSERT_GT(n_changes(), before);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(changes.back().subnet, l->subnet); // the same subnet, as it was free
+  }
+  EXPECT_EQ(store->client().range(store->lease_key(*l))->kvs.size(), 1u);
+}
+
+TEST_F(EtcdStoreTest, WatchDeliversSnapshotThenChangesAndSkipsMalformedOnce) {
+  auto store = make_store();
+  auto writer = make_store();
+  ASSERT_TRUE(writer->acquire_lease(attrs_for(1), options()).ok());
+  LogCapture logs;
+  LeaseModel model;
+  std::jthread watcher([&](std::stop_token st) {
+    (void)store->watch_leases(st, [&](const store::LeaseBatch& b) { model.apply(b); });
+  });
+  ASSERT_TRUE(wait_until([&] { return model.resets() == 1; }));
+  EXPECT_EQ(model.leases().size(), 1u);
+
+  ASSERT_TRUE(
+      cluster_->etcdctl({"put", "/coreos.com/network/subnets/10.5.99.0-24", "{not json"}).ok());
+  ASSERT_TRUE(cluster_->etcdctl({"put", "/coreos.com/network/subnets/garbage", "{}"}).ok());
+  // The watching store reports each bad value once.
+  ASSERT_TRUE(wait_until([&] { return logs.count("skipping malformed lease") == 2; }));
+  auto l2 = writer->acquire_lease(attrs_for(2), options()); // the writer reports them too
+  ASSERT_TRUE(l2.ok());
+  const auto k2 = lease::make_subnet_key(l2->subnet, l2->ipv6_subnet);
+  ASSERT_TRUE(wait_until([&] { return model.has(k2); }));
+  EXPECT_FALSE(model.has("10.5.99.0-24"));
+  EXPECT_EQ(logs.count("skipping malformed lease"), 4);
+  // Reading the same bad values again does not report them again.
+  ASSERT_TRUE(store->list_leases().ok());
+  ASSERT_TRUE(writer->list_leases().ok());
+  EXPECT_EQ(logs.count("skipping malformed lease"), 4);
+
+  ASSERT_TRUE(writer->release_lease(*l2).ok());
+  ASSERT_TRUE(wait_until([&] { return !model.has(k2); }));
+  EXPECT_EQ(model.leases().size(), 1u);
+  EXPECT_EQ(model.resets(), 1);
+}
+
+TEST_F(EtcdStoreTest, WatchResumesAfterEtcdRestartWithoutLosingEvents) {
+  auto cfg = store_config(*cluster_);
+  cfg.retry_initial = std::chrono::milliseconds(300); // changes land while we are away
+  auto store = make_store(cfg);
+  auto writer = make_store();
+  LeaseModel model;
+  std::jthread watcher([&](std::stop_token st) {
+    (void)store->watch_leases(st, [&](const store::LeaseBatch& b) { model.apply(b); });
+  });
+  ASSERT_TRUE(wait_until([&] { return model.resets() == 1; }));
+  std::vector<std::string> written;
+  for (int i = 1; i <= 20; ++i) {
+    auto l = writer->acquire_lease(attrs_for(i), options());
+    ASSERT_TRUE(l.ok());
+    written.push_back(lease::make_subnet_key(l->subnet, l->ipv6_subnet));
+  }
+  ASSERT_TRUE(cluster_->stop_member(0).ok());
+  ASSERT_TRUE(cluster_->restart_member(0).ok());
+  for (int i = 21; i <= 60; ++i) {
+    auto l = writer->acquire_lease(attrs_for(i), options());
+    ASSERT_TRUE(l.ok()) << l.status().to_string();
+    written.push_back(lease::make_subnet_key(l->subnet, l->ipv6_subnet));
+  }
+  ASSERT_TRUE(wait_until([&] { return model.leases().size() == written.size(); }))
+      << model.leases().size();
+  const auto added = model.added_keys();
+  EXPECT_EQ(added, written);    // every change seen once, in order
+  EXPECT_EQ(model.resets(), 1); // resumed from the revision, no re-list
+  EXPECT_GE(store->rpc_counts()[Rpc::kWatch], 2u);
+}
+
+TEST_F(EtcdStoreTest, WatchRelistsAfterCompaction) {
+  auto store = make_store();
+  auto writer = make_store();
+  LeaseModel model;
+  std::mutex gate;
+  std::atomic<bool> block{false};
+  std::jthread watcher([&](std::stop_token st) {
+    (void)store->watch_leases(st, [&](const store::LeaseBatch& b) {
+      if (block.load()) {
+        std::lock_guard lock(gate); // held by the test while history is compacted away
+      }
+      model.apply(b);
+    });
+  });
+  ASSERT_TRUE(wait_until([&] { return model.resets() == 1; }));
+  std::unique_lock hold(gate);
+  block = true;
+  auto first = writer->acquire_lease(attrs_for(1), options());
+  ASSERT_TRUE(first.ok());
+  // The watcher is now parked in the callback. Break its stream, change and compact history.
+  ASSERT_TRUE(cluster_->stop_member(0).ok());
+  ASSERT_TRUE(cluster_->restart_member(0).ok());
+  std::vector<std::string> later;
+  for (int i = 2; i <= 6; ++i) {
+    auto l = writer->acquire_lease(attrs_for(i), options());
+    ASSERT_TRUE(l.ok());
+    later.push_back(lease::make_subnet_key(l->subnet, l->ipv6_subnet));
+  }
+  auto rev = writer->list_leases();
+  ASSERT_TRUE(rev.ok());
+  ASSERT_TRUE(writer->client().compact(rev->revision).ok());
+  block = false;
+  hold.unlock();
+  ASSERT_TRUE(wait_until([&] { return model.resets() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return model.leases().size() == 6u; }));
+  for (const auto& k : later) {
+    EXPECT_TRUE(model.has(k)) << k;
+  }
+}
+
+TEST_F(EtcdStoreTest, StartupWaitsForUnreachableEtcd) {
+  auto store = make_store();
+  ASSERT_TRUE(cluster_->stop_member(0).ok());
+  LogCapture logs;
+  std::atomic<bool> done{false};
+  base::Result<std::string> got = base::internal_error("not run");
+  std::jthread t([&](std::stop_token st) {
+    got = store::retry_unavailable<std::string>(st, "reading the network config",
+                                                [&] { return store->get_network_config(); });
+    done = true;
+  });
+  ASSERT_TRUE(wait_until([&] { return logs.count("store unreachable") == 1; }));
+  EXPECT_FALSE(done.load());
+  ASSERT_TRUE(cluster_->restart_member(0).ok());
+  ASSERT_TRUE(wait_until([&] { return done.load(); })) << logs.dump();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(*got, kConfig);
+  EXPECT_EQ(logs.count("store unreachable"), 1); // one line per change of state
+  EXPECT_EQ(logs.count("store reachable again"), 1);
+}
+
+TEST_F(EtcdStoreTest, ElectionHasOneLeaderAndHandsOver) {
+  auto s1 = make_store();
+  auto s2 = make_store();
+  auto e1 = s1->make_election("route-controller", "node-a", std::chrono::seconds(3));
+  auto e2 = s2->make_election("route-controller", "node-b", std::chrono::seconds(3));
+  ASSERT_TRUE(e1.ok() && e2.ok());
+  std::stop_source stop;
+  ASSERT_TRUE((*e1)->campaign(stop.get_token(), [] {}).ok());
+  EXPECT_TRUE((*e1)->is_leader());
+  std::atomic<bool> b_leads{false};
+  std::jthread t([&](std::stop_token st) {
+    if ((*e2)->campaign(st, [] {}).ok()) {
+      b_leads = true;
+    }
+  });
+  EXPECT_EQ(*(*e1)->leader(), "node-a");
+  EXPECT_FALSE(b_leads.load());
+  ASSERT_TRUE((*e1)->resign().ok());
+  EXPECT_FALSE((*e1)->is_leader());
+  ASSERT_TRUE(wait_until([&] { return b_leads.load(); }));
+  EXPECT_EQ(*(*e2)->leader(), "node-b");
+}
+
+} // namespace
+} // namespace weft::test
