@@ -1,0 +1,322 @@
+#pragma once
+// Reconciler<Entry>: converges a Target to a desired set. Level-triggered: set_desired(), trigger()
+// and the resync period only say "look again"; each pass lists the target once, diffs by key and
+// applies the changes in batches under a token bucket. A failed change is retried after a jittered
+// exponential backoff for its key; counters record what happened.
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/backoff.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "reconcile/counters.h"
+#include "reconcile/diff.h"
+#include "reconcile/target.h"
+#include "reconcile/token_bucket.h"
+
+namespace weft::reconcile {
+
+struct ReconcilerOptions {
+  std::size_t batch_size = 500;
+  base::Clock::Duration resync_period = std::chrono::seconds(30);
+  std::chrono::milliseconds retry_initial = std::chrono::seconds(1);
+  std::chrono::milliseconds retry_max = std::chrono::minutes(5);
+  // One token per apply() call; rate <= 0 means unlimited.
+  double rate_per_second = 0;
+  double burst = 1;
+  // Seed for backoff jitter; 0 picks a random one.
+  std::uint64_t seed = 0;
+};
+
+// What one pass did.
+struct SyncReport {
+  bool listed = false;
+  std::size_t changes = 0;      // changes the diff produced
+  std::size_t applied = 0;      // accepted by the target
+  std::size_t failed = 0;       // rejected by the target
+  std::size_t backing_off = 0;  // skipped: their key is waiting out a backoff
+  std::size_t rate_limited = 0; // skipped: no token left for another batch
+  bool converged() const { return listed && changes == applied; }
+};
+
+template <typename Entry> class Reconciler {
+public:
+  using Key = KeyOf<Entry>;
+
+  Reconciler(Target<Entry>& target, const base::Clock& clock, ReconcilerOptions options = {})
+      : target_(target), clock_(clock), options_(options),
+        bucket_(clock, options.rate_per_second, options.burst),
+        rng_(options.seed != 0 ? options.seed : std::random_device{}()),
+        list_backoff_(options.retry_initial, options.retry_max, rng_()),
+        desired_(std::make_shared<const std::vector<Entry>>()), next_due_(clock.now()) {
+    options_.batch_size = std::max<std::size_t>(1, options_.batch_size);
+  }
+
+  // Replaces the desired set (from the lease mapping) and asks for a pass.
+  void set_desired(std::vector<Entry> desired) {
+    auto snapshot = std::make_shared<const std::vector<Entry>>(std::move(desired));
+    {
+      std::lock_guard lock(mu_);
+      desired_ = std::move(snapshot);
+      dirty_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // "Look again": the next pass runs as soon as the loop is free.
+  void trigger() {
+    {
+      std::lock_guard lock(mu_);
+      dirty_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // Runs a pass if one is due (triggered, resync period elapsed, or a retry is due).
+  std::optional<SyncReport> sync_if_due() {
+    {
+      std::lock_guard lock(mu_);
+      if (!dirty_ && clock_.now() < next_due_) {
+        return std::nullopt;
+      }
+    }
+    return sync_once();
+  }
+
+  // Runs one pass now. Only one thread may call this (the loop's owner).
+  SyncReport sync_once() {
+    std::shared_ptr<const std::vector<Entry>> desired;
+    {
+      std::lock_guard lock(mu_);
+      dirty_ = false;
+      desired = desired_;
+    }
+    SyncReport report;
+    const auto start = clock_.now();
+    auto actual = target_.list();
+    if (!actual.ok()) {
+      const auto delay = list_backoff_.next();
+      if (list_backoff_.attempts() == 1) {
+        WEFT_WARN("reconcile {}: listing failed, retrying: {}", target_.name(),
+                  actual.status().to_string());
+      }
+      std::lock_guard lock(mu_);
+      ++counters_.syncs;
+      ++counters_.list_failures;
+      next_due_ = std::min(start + options_.resync_period, start + delay);
+      return report;
+    }
+    list_backoff_.reset();
+    report.listed = true;
+    std::vector<Change<Entry>> changes = diff(*desired, *actual);
+    report.changes = changes.size();
+    forget_settled_keys(changes);
+
+    std::vector<Change<Entry>> ready;
+    ready.reserve(changes.size());
+    std::optional<base::Clock::TimePoint> earliest_retry;
+    for (auto& change : changes) {
+      auto it = retries_.find(change.entry.key());
+      if (it != retries_.end()) {
+        if (it->second.op != change.op || !(it->second.entry == change.entry)) {
+          retries_.erase(it); // a different change than the one that failed: try it now
+        } else if (start < it->second.not_before) {
+          ++report.backing_off;
+          earliest_retry = earliest_retry ? std::min(*earliest_retry, it->second.not_before)
+                                          : it->second.not_before;
+          continue;
+        }
+      }
+      ready.push_back(std::move(change));
+    }
+
+    Counters delta;
+    new_failures_ = 0;
+    std::optional<base::Clock::TimePoint> token_due;
+    for (std::size_t begin = 0; begin < ready.size(); begin += options_.batch_size) {
+      if (!bucket_.try_take(1.0)) {
+        report.rate_limited = ready.size() - begin;
+        token_due = clock_.now() + bucket_.time_until(1.0);
+        ++delta.rate_limited;
+        break;
+      }
+      const std::size_t end = std::min(ready.size(), begin + options_.batch_size);
+      std::vector<Change<Entry>> batch(std::make_move_iterator(ready.begin() + begin),
+                                       std::make_move_iterator(ready.begin() + end));
+      std::vector<base::Status> results = target_.apply(batch);
+      if (results.size() != batch.size()) {
+        results.assign(batch.size(),
+                       base::internal_error(target_.name() + ": apply returned " +
+                                            std::to_string(results.size()) + " results for " +
+                                            std::to_string(batch.size()) + " changes"));
+      }
+      const auto now = clock_.now();
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (results[i].ok()) {
+          record_success(batch[i], delta);
+          ++report.applied;
+        } else {
+          const auto due = record_failure(std::move(batch[i]), results[i], now);
+          earliest_retry = earliest_retry ? std::min(*earliest_retry, due) : due;
+          ++delta.failed;
+          ++report.failed;
+        }
+      }
+    }
+
+    if (new_failures_ > 0) {
+      // Logged once per pass that sees keys start failing, not once per key.
+      WEFT_WARN("reconcile {}: {} change(s) started failing, retrying with backoff; first: {}",
+                target_.name(), new_failures_, first_new_failure_);
+    }
+    const auto done = clock_.now();
+    std::lock_guard lock(mu_);
+    counters_.created += delta.created;
+    counters_.updated += delta.updated;
+    counters_.deleted += delta.deleted;
+    counters_.failed += delta.failed;
+    counters_.rate_limited += delta.rate_limited;
+    ++counters_.syncs;
+    counters_.pending = report.changes - report.applied;
+    if (report.converged()) {
+      ++counters_.converged_syncs;
+      counters_.last_success = done;
+      counters_.last_success_wall = clock_.wall_now();
+    }
+    next_due_ = start + options_.resync_period;
+    if (earliest_retry) {
+      next_due_ = std::min(next_due_, *earliest_retry);
+    }
+    if (token_due) {
+      next_due_ = std::min(next_due_, *token_due);
+    }
+    return report;
+  }
+
+  // The loop: runs passes when due until stop is requested. Waits on a condition variable, so
+  // a trigger() wakes it at once; with a ManualClock it re-checks at least every poll interval.
+  void run(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      sync_if_due();
+      std::unique_lock lock(mu_);
+      auto wait = next_due_ - clock_.now();
+      wait = std::clamp<base::Clock::Duration>(wait, base::Clock::Duration::zero(),
+                                               options_.resync_period);
+      cv_.wait_for(lock, stop, wait, [this] { return dirty_; });
+    }
+  }
+
+  Counters counters() const {
+    std::lock_guard lock(mu_);
+    return counters_;
+  }
+
+  base::Clock::TimePoint next_due() const {
+    std::lock_guard lock(mu_);
+    return next_due_;
+  }
+
+  // Keys currently waiting out a backoff (for tests and debugging).
+  std::size_t backing_off_keys() const { return retries_.size(); }
+
+private:
+  struct Retry {
+    base::Backoff backoff;
+    base::Clock::TimePoint not_before;
+    Op op;
+    Entry entry;
+  };
+
+  void record_success(const Change<Entry>& change, Counters& delta) {
+    switch (change.op) {
+    case Op::kCreate:
+      ++delta.created;
+      break;
+    case Op::kUpdate:
+      ++delta.updated;
+      break;
+    case Op::kDelete:
+      ++delta.deleted;
+      break;
+    }
+    auto it = retries_.find(change.entry.key());
+    if (it != retries_.end()) {
+      WEFT_VLOG(1, "reconcile {}: {} succeeded after {} failures", target_.name(),
+                op_name(change.op), it->second.backoff.attempts());
+      retries_.erase(it);
+    }
+  }
+
+  base::Clock::TimePoint record_failure(Change<Entry> change, const base::Status& status,
+                                        base::Clock::TimePoint now) {
+    auto key = change.entry.key();
+    auto it = retries_.find(key);
+    if (it == retries_.end()) {
+      ++new_failures_;
+      if (new_failures_ == 1) {
+        first_new_failure_ = std::string(op_name(change.op)) + ": " + status.to_string();
+      }
+      it = retries_
+               .emplace(std::move(key),
+                        Retry{base::Backoff(options_.retry_initial, options_.retry_max, rng_()),
+                              now, change.op, std::move(change.entry)})
+               .first;
+    } else {
+      WEFT_VLOG(2, "reconcile {}: {} failed again: {}", target_.name(), op_name(change.op),
+                status.to_string());
+    }
+    it->second.not_before = now + it->second.backoff.next();
+    return it->second.not_before;
+  }
+
+  // Drops retry state for keys that need no change any more.
+  void forget_settled_keys(const std::vector<Change<Entry>>& changes) {
+    if (retries_.empty()) {
+      return;
+    }
+    std::unordered_map<Key, bool> pending;
+    pending.reserve(changes.size());
+    for (const auto& c : changes) {
+      pending.emplace(c.entry.key(), true);
+    }
+    for (auto it = retries_.begin(); it != retries_.end();) {
+      if (pending.find(it->first) == pending.end()) {
+        it = retries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  Target<Entry>& target_;
+  const base::Clock& clock_;
+  ReconcilerOptions options_;
+  TokenBucket bucket_;
+  std::mt19937_64 rng_;
+  base::Backoff list_backoff_;
+  std::unordered_map<Key, Retry> retries_; // owned by the syncing thread
+  std::size_t new_failures_ = 0;
+  std::string first_new_failure_;
+
+  mutable std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::shared_ptr<const std::vector<Entry>> desired_;
+  bool dirty_ = true;
+  base::Clock::TimePoint next_due_;
+  Counters counters_;
+};
+
+} // namespace weft::reconcile

@@ -1,0 +1,361 @@
+#include "reconcile/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "reconcile/diff.h"
+
+namespace weft::reconcile {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+struct Item {
+  std::string name;
+  int value = 0;
+  const std::string& key() const { return name; }
+  friend bool operator==(const Item&, const Item&) = default;
+};
+
+// An in-memory target. `fail` decides, per apply call and change, whether the change fails.
+class FakeTarget : public Target<Item> {
+public:
+  std::string name() const override { return "fake"; }
+
+  base::Result<std::vector<Item>> list() override {
+    std::lock_guard lock(mu_);
+    ++lists;
+    if (fail_list) {
+      return base::unavailable("list down");
+    }
+    std::vector<Item> out;
+    for (const auto& [k, v] : items) {
+      out.push_back(Item{k, v});
+    }
+    return out;
+  }
+
+  std::vector<base::Status> apply(const std::vector<Change<Item>>& batch) override {
+    std::lock_guard lock(mu_);
+    ++applies;
+    batch_sizes.push_back(batch.size());
+    std::vector<base::Status> out;
+    for (const auto& c : batch) {
+      ++calls;
+      if (fail && fail(c)) {
+        out.push_back(base::unavailable("injected failure for " + c.entry.name));
+        continue;
+      }
+      if (c.op == Op::kDelete) {
+        items.erase(c.entry.name);
+      } else {
+        items[c.entry.name] = c.entry.value;
+      }
+      out.push_back(base::Status{});
+    }
+    return out;
+  }
+
+  std::map<std::string, int> snapshot() {
+    std::lock_guard lock(mu_);
+    return items;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, int> items;
+  std::function<bool(const Change<Item>&)> fail;
+  bool fail_list = false;
+  int lists = 0;
+  int applies = 0;
+  int calls = 0;
+  std::vector<std::size_t> batch_sizes;
+};
+
+std::vector<Item> items(int n, int value = 1) {
+  std::vector<Item> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(Item{"k" + std::to_string(i), value});
+  }
+  return out;
+}
+
+ReconcilerOptions quick_options() {
+  ReconcilerOptions o;
+  o.seed = 42;
+  o.retry_initial = milliseconds(100);
+  o.retry_max = seconds(10);
+  o.resync_period = seconds(30);
+  return o;
+}
+
+TEST(Diff, CreatesUpdatesDeletesByKey) {
+  std::vector<Item> desired{{"a", 1}, {"b", 2}, {"c", 3}};
+  std::vector<Item> actual{{"b", 2}, {"c", 9}, {"d", 4}};
+  auto changes = diff(desired, actual);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].op, Op::kDelete);
+  EXPECT_EQ(changes[0].entry, (Item{"d", 4}));
+  EXPECT_EQ(changes[1].op, Op::kCreate);
+  EXPECT_EQ(changes[1].entry, (Item{"a", 1}));
+  EXPECT_EQ(changes[2].op, Op::kUpdate);
+  EXPECT_EQ(changes[2].entry, (Item{"c", 3}));
+  ASSERT_TRUE(changes[2].previous.has_value());
+  EXPECT_EQ(*changes[2].previous, (Item{"c", 9}));
+}
+
+TEST(Diff, EqualSetsNeedNothing) {
+  EXPECT_TRUE(diff(items(100), items(100)).empty());
+  EXPECT_TRUE(diff(std::vector<Item>{}, std::vector<Item>{}).empty());
+}
+
+TEST(Diff, DuplicatesInActualAreDeletedFirstInDesiredIgnored) {
+  std::vector<Item> desired{{"a", 1}, {"a", 2}};
+  std::vector<Item> actual{{"a", 1}, {"a", 1}};
+  auto changes = diff(desired, actual);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].op, Op::kDelete);
+}
+
+TEST(Reconciler, ConvergesFromEmptyAndCountsCreates) {
+  base::ManualClock clock;
+  FakeTarget target;
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(10));
+  auto report = r.sync_once();
+  EXPECT_TRUE(report.converged());
+  EXPECT_EQ(report.applied, 10u);
+  EXPECT_EQ(target.snapshot().size(), 10u);
+  auto c = r.counters();
+  EXPECT_EQ(c.created, 10u);
+  EXPECT_EQ(c.syncs, 1u);
+  ASSERT_TRUE(c.last_success.has_value());
+  EXPECT_EQ(*c.last_success, clock.now());
+}
+
+TEST(Reconciler, DeletesOnlyWhatListReturnsAndUpdatesChanged) {
+  base::ManualClock clock;
+  FakeTarget target;
+  target.items = {{"k0", 1}, {"k1", 5}, {"stale", 1}};
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(3));
+  auto report = r.sync_once();
+  EXPECT_TRUE(report.converged());
+  EXPECT_EQ(target.snapshot(), (std::map<std::string, int>{{"k0", 1}, {"k1", 1}, {"k2", 1}}));
+  auto c = r.counters();
+  EXPECT_EQ(c.created, 1u);
+  EXPECT_EQ(c.updated, 1u);
+  EXPECT_EQ(c.deleted, 1u);
+}
+
+TEST(Reconciler, SecondPassOnConvergedTargetAppliesNothing) {
+  base::ManualClock clock;
+  FakeTarget target;
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(50));
+  r.sync_once();
+  const int applies = target.applies;
+  auto report = r.sync_once();
+  EXPECT_TRUE(report.converged());
+  EXPECT_EQ(report.changes, 0u);
+  EXPECT_EQ(target.applies, applies);
+}
+
+TEST(Reconciler, AppliesInBatches) {
+  base::ManualClock clock;
+  FakeTarget target;
+  auto o = quick_options();
+  o.batch_size = 4;
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(10));
+  r.sync_once();
+  EXPECT_EQ(target.batch_sizes, (std::vector<std::size_t>{4, 4, 2}));
+}
+
+TEST(Reconciler, LevelTriggeredDueOnlyWhenTriggeredOrResyncElapsed) {
+  base::ManualClock clock;
+  FakeTarget target;
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(2));
+  ASSERT_TRUE(r.sync_if_due().has_value());
+  EXPECT_FALSE(r.sync_if_due().has_value());
+  // Someone removes an entry behind our back: nothing happens until a trigger or the resync.
+  target.items.erase("k0");
+  clock.advance(seconds(29));
+  EXPECT_FALSE(r.sync_if_due().has_value());
+  clock.advance(seconds(1));
+  auto report = r.sync_if_due();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->applied, 1u);
+  target.items.erase("k1");
+  r.trigger();
+  report = r.sync_if_due();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(target.snapshot().size(), 2u);
+}
+
+TEST(Reconciler, TargetFailingHalfItsCallsConvergesWithBackoff) {
+  base::ManualClock clock;
+  FakeTarget target;
+  int n = 0;
+  target.fail = [&n](const Change<Item>&) { return (n++ % 2) == 0; };
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(64));
+
+  auto first = r.sync_once();
+  EXPECT_EQ(first.failed, 32u);
+  EXPECT_EQ(first.applied, 32u);
+  EXPECT_FALSE(first.converged());
+  EXPECT_EQ(r.counters().failed, 32u);
+  EXPECT_EQ(r.counters().pending, 32u);
+  EXPECT_EQ(r.backing_off_keys(), 32u);
+  // The retry is due within the first backoff (jitter in [initial/2, initial]), not at the resync.
+  EXPECT_LE(r.next_due(), clock.now() + milliseconds(100));
+  EXPECT_GE(r.next_due(), clock.now() + milliseconds(50));
+
+  // Before the backoff expires, a triggered pass does not retry the failed keys.
+  r.trigger();
+  const int calls = target.calls;
+  auto early = r.sync_once();
+  EXPECT_EQ(early.backing_off, 32u);
+  EXPECT_EQ(target.calls, calls);
+
+  int passes = 0;
+  while (target.snapshot().size() < 64 && passes < 100) {
+    clock.advance(r.next_due() - clock.now());
+    ASSERT_TRUE(r.sync_if_due().has_value());
+    ++passes;
+  }
+  EXPECT_EQ(target.snapshot().size(), 64u);
+  auto c = r.counters();
+  EXPECT_EQ(c.created, 64u);
+  EXPECT_GE(c.failed, 32u);
+  EXPECT_EQ(r.backing_off_keys(), 0u);
+  // Converged: the next pass is the periodic resync.
+  EXPECT_EQ(r.counters().pending, 0u);
+  auto last = r.sync_once();
+  EXPECT_TRUE(last.converged());
+  EXPECT_EQ(r.next_due(), clock.now() + seconds(30));
+}
+
+TEST(Reconciler, BackoffGrowsForAKeyThatKeepsFailing) {
+  base::ManualClock clock;
+  FakeTarget target;
+  target.fail = [](const Change<Item>& c) { return c.entry.name == "k0"; };
+  auto o = quick_options();
+  o.retry_initial = milliseconds(100);
+  o.retry_max = milliseconds(1600);
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(1));
+  std::vector<base::Clock::Duration> gaps;
+  for (int i = 0; i < 7; ++i) {
+    r.sync_once();
+    gaps.push_back(r.next_due() - clock.now());
+    clock.advance(gaps.back());
+  }
+  // Each gap lies within [base/2, base] of a doubling base capped at 1.6 s.
+  std::int64_t base_ms = 100;
+  for (auto gap : gaps) {
+    const auto ms = std::chrono::duration_cast<milliseconds>(gap).count();
+    EXPECT_GE(ms, base_ms / 2);
+    EXPECT_LE(ms, base_ms);
+    base_ms = std::min<std::int64_t>(base_ms * 2, 1600);
+  }
+  EXPECT_EQ(r.counters().failed, 7u);
+}
+
+TEST(Reconciler, ChangedDesiredEntryIsRetriedAtOnce) {
+  base::ManualClock clock;
+  FakeTarget target;
+  target.fail = [](const Change<Item>& c) { return c.entry.value == 1; };
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(1, 1));
+  EXPECT_EQ(r.sync_once().failed, 1u);
+  r.set_desired(items(1, 2));
+  auto report = r.sync_once();
+  EXPECT_EQ(report.applied, 1u);
+  EXPECT_EQ(target.snapshot().at("k0"), 2);
+}
+
+TEST(Reconciler, ListFailureIsRetriedWithBackoffAndChangesNothing) {
+  base::ManualClock clock;
+  FakeTarget target;
+  target.fail_list = true;
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(3));
+  auto report = r.sync_once();
+  EXPECT_FALSE(report.listed);
+  EXPECT_EQ(target.applies, 0);
+  EXPECT_EQ(r.counters().list_failures, 1u);
+  EXPECT_FALSE(r.counters().last_success.has_value());
+  EXPECT_LE(r.next_due(), clock.now() + milliseconds(100));
+  target.fail_list = false;
+  clock.advance(milliseconds(100));
+  ASSERT_TRUE(r.sync_if_due().has_value());
+  EXPECT_EQ(target.snapshot().size(), 3u);
+}
+
+TEST(Reconciler, TokenBucketLimitsBatchesPerSecond) {
+  base::ManualClock clock;
+  FakeTarget target;
+  auto o = quick_options();
+  o.batch_size = 10;
+  o.rate_per_second = 2;
+  o.burst = 2;
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(50));
+  auto report = r.sync_once();
+  EXPECT_EQ(report.applied, 20u);
+  EXPECT_EQ(report.rate_limited, 30u);
+  EXPECT_EQ(target.applies, 2);
+  EXPECT_EQ(r.next_due(), clock.now() + milliseconds(500));
+  clock.advance(milliseconds(500));
+  report = *r.sync_if_due();
+  EXPECT_EQ(report.applied, 10u);
+  EXPECT_EQ(r.counters().rate_limited, 2u);
+  clock.advance(seconds(1));
+  report = *r.sync_if_due();
+  EXPECT_EQ(report.applied, 20u);
+  EXPECT_TRUE(report.converged());
+}
+
+TEST(Reconciler, WrongResultCountFailsTheWholeBatch) {
+  class Broken : public FakeTarget {
+  public:
+    std::vector<base::Status> apply(const std::vector<Change<Item>>&) override { return {}; }
+  };
+  base::ManualClock clock;
+  Broken target;
+  Reconciler<Item> r(target, clock, quick_options());
+  r.set_desired(items(3));
+  EXPECT_EQ(r.sync_once().failed, 3u);
+}
+
+TEST(Reconciler, RunLoopReactsToTriggerAndStops) {
+  FakeTarget target;
+  auto o = quick_options();
+  o.resync_period = seconds(3600); // only triggers can make it converge within the deadline
+  Reconciler<Item> r(target, base::system_clock(), o);
+  std::jthread loop([&r](std::stop_token st) { r.run(st); });
+  r.set_desired(items(5));
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (target.snapshot().size() != 5 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(target.snapshot().size(), 5u);
+  r.set_desired(items(2));
+  while (target.snapshot().size() != 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(target.snapshot().size(), 2u);
+  loop.request_stop();
+  loop.join();
+  EXPECT_EQ(r.counters().deleted, 3u);
+}
+
+} // namespace
+} // namespace weft::reconcile
