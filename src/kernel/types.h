@@ -1,0 +1,135 @@
+#pragma once
+// The kernel objects weft manages (routes, neighbours, FDB entries, links, addresses) as plain
+// values with keys, so they can be diffed by the reconciler and compared in tests.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "kernel/ip_types.h"
+#include "net/mac.h"
+
+namespace weft::kernel {
+
+// Our route protocol number (rtm_protocol). 247 is unassigned in <linux/rtnetlink.h> and in
+// iproute2's rt_protos (which stop at 192, eigrp); `ip route show proto 247` lists weft's routes.
+// Only routes carrying it are listed as ours and deleted.
+inline constexpr int kWeftRouteProtocol = 247;
+// What vishvananda/netlink's RouteAdd leaves in rtm_protocol, i.e. flanneld's routes.
+inline constexpr int kFlannelRouteProtocol = 3; // RTPROT_BOOT
+inline constexpr int kMainTable = 254;          // RT_TABLE_MAIN
+// The metric the kernel gives an IPv6 route added with metric 0 (IP6_RT_PRIO_USER).
+inline constexpr int kIp6DefaultMetric = 1024;
+
+struct RouteKey {
+  int table = kMainTable;
+  IpNet dst;
+  int metric = 0;
+  friend bool operator==(const RouteKey&, const RouteKey&) = default;
+};
+
+struct Route {
+  IpNet dst;
+  std::optional<IpAddr> gateway;
+  int ifindex = 0;
+  bool onlink = false;
+  int table = kMainTable;
+  int metric = 0;
+  int protocol = kWeftRouteProtocol;
+
+  // The kernel identifies a unicast route by table, destination and metric (and TOS, unused).
+  RouteKey key() const { return {table, dst, metric}; }
+  // Equality for diffing ignores the protocol: list() only returns ours.
+  friend bool operator==(const Route& a, const Route& b) {
+    return std::tie(a.dst, a.gateway, a.ifindex, a.onlink, a.table, a.metric) ==
+           std::tie(b.dst, b.gateway, b.ifindex, b.onlink, b.table, b.metric);
+  }
+  std::string to_string() const;
+};
+
+struct NeighKey {
+  int ifindex = 0;
+  IpAddr ip;
+  friend bool operator==(const NeighKey&, const NeighKey&) = default;
+};
+
+// A permanent ARP/NDP entry (vxlan: remote VTEP's gateway address -> VTEP MAC).
+struct Neighbour {
+  int ifindex = 0;
+  IpAddr ip;
+  net::MacAddr mac;
+  NeighKey key() const { return {ifindex, ip}; }
+  friend bool operator==(const Neighbour&, const Neighbour&) = default;
+  std::string to_string() const;
+};
+
+struct FdbKey {
+  int ifindex = 0;
+  net::MacAddr mac;
+  friend bool operator==(const FdbKey&, const FdbKey&) = default;
+};
+
+// A permanent bridge FDB entry on a vxlan device (VTEP MAC -> remote public IP), NTF_SELF.
+struct FdbEntry {
+  int ifindex = 0;
+  net::MacAddr mac;
+  IpAddr dst;
+  FdbKey key() const { return {ifindex, mac}; }
+  friend bool operator==(const FdbEntry&, const FdbEntry&) = default;
+  std::string to_string() const;
+};
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::string kind; // "vxlan", "veth", "" for plain devices
+  int mtu = 0;
+  net::MacAddr mac;
+  bool up = false;
+  bool loopback = false;
+};
+
+struct AddrInfo {
+  int ifindex = 0;
+  IpNet local;   // address with its prefix length
+  int scope = 0; // RT_SCOPE_UNIVERSE (0), RT_SCOPE_LINK (253), RT_SCOPE_HOST (254)
+  friend bool operator==(const AddrInfo&, const AddrInfo&) = default;
+};
+
+struct VxlanSpec {
+  std::string name; // flannel.<vni>
+  std::uint32_t vni = 1;
+  std::optional<IpAddr> local;
+  int underlay_ifindex = 0; // vtep dev
+  int port = 0;             // 0: kernel default (8472)
+  bool learning = false;
+  int mtu = 0; // 0: leave as the kernel sets it
+  std::optional<net::MacAddr> mac;
+};
+
+} // namespace weft::kernel
+
+template <> struct std::hash<weft::kernel::RouteKey> {
+  std::size_t operator()(const weft::kernel::RouteKey& k) const noexcept {
+    return std::hash<weft::kernel::IpNet>{}(k.dst) * 31 + static_cast<std::size_t>(k.table) * 7 +
+           static_cast<std::size_t>(k.metric);
+  }
+};
+
+template <> struct std::hash<weft::kernel::NeighKey> {
+  std::size_t operator()(const weft::kernel::NeighKey& k) const noexcept {
+    return std::hash<weft::kernel::IpAddr>{}(k.ip) * 31 + static_cast<std::size_t>(k.ifindex);
+  }
+};
+
+template <> struct std::hash<weft::kernel::FdbKey> {
+  std::size_t operator()(const weft::kernel::FdbKey& k) const noexcept {
+    std::uint64_t v = static_cast<std::uint64_t>(k.ifindex);
+    for (auto b : k.mac.bytes()) {
+      v = (v << 8) ^ b ^ (v >> 56);
+    }
+    return std::hash<std::uint64_t>{}(v);
+  }
+};
