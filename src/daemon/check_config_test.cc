@@ -68,15 +68,6 @@ TEST(CheckConfig, SecretsNeverPrinted) {
   EXPECT_THAT(bad.err, Not(HasSubstr("S3CR3T")));
 }
 
-TEST(RunWeftd, WithoutCheckConfigSaysTheLoopIsNotWired) {
-  const char* argv[] = {"weftd", "--etcd-password=hunter2"};
-  std::ostringstream out;
-  std::ostringstream err;
-  const int code = run_weftd(
-      2, argv, [](const std::string&) { return std::nullopt; }, out, err);
-  EXPECT_EQ(code, 1);
-}
-
 TEST(RunWeftd, BadFlagExitsTwo) {
   const char* argv[] = {"weftd", "--bogus"};
   std::ostringstream out;

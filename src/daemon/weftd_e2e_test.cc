@@ -197,12 +197,19 @@ TEST_F(WeftdE2e, BadEnvValueExitsTwo) {
   EXPECT_THAT(r.err, HasSubstr("FLANNELD_SUBNET_LEASE_RENEW_MARGIN"));
 }
 
-TEST_F(WeftdE2e, DaemonModeIsHonestAndNeverLogsThePassword) {
-  const ProcessResult r = run_weftd({"--etcd-password=hunter2"}, {"FLANNELD_IP_MASQ=true"});
+TEST_F(WeftdE2e, StartupErrorIsOneClearLineAndNeverLogsThePassword) {
+  const ProcessResult r = run_weftd({"--etcd-password=hunter2", "--etcd-endpoints=ftp://x:1"},
+                                    {"FLANNELD_IP_MASQ=true"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("not wired yet"));
   EXPECT_THAT(r.err, HasSubstr("ip-masq=true"));
+  EXPECT_THAT(r.err, HasSubstr("ftp://x:1"));
   EXPECT_THAT(r.err, Not(HasSubstr("hunter2")));
+}
+
+TEST_F(WeftdE2e, KubeSubnetManagerIsRefusedClearly) {
+  const ProcessResult r = run_weftd({"--kube-subnet-mgr"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--kube-subnet-mgr"));
 }
 
 } // namespace
