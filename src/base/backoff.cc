@@ -13,4 +13,4 @@ Backoff::Duration Backoff::next() {
   return Duration{dist(rng_)};
 }
 
-}  // namespace weft::base
+} // namespace weft::base

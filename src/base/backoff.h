@@ -29,4 +29,4 @@ private:
   std::mt19937_64 rng_;
 };
 
-}  // namespace weft::base
+} // namespace weft::base

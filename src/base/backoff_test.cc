@@ -9,7 +9,7 @@ using std::chrono::milliseconds;
 
 TEST(Backoff, DoublesWithJitterUpToMax) {
   Backoff b(milliseconds(100), milliseconds(1000), 42);
-  milliseconds bases[] = {milliseconds(100), milliseconds(200), milliseconds(400),
+  milliseconds bases[] = {milliseconds(100), milliseconds(200),  milliseconds(400),
                           milliseconds(800), milliseconds(1000), milliseconds(1000)};
   for (auto base : bases) {
     auto d = b.next();
@@ -32,5 +32,5 @@ TEST(Backoff, JitterSpreadsDelays) {
   EXPECT_GT(differ, 5);
 }
 
-}  // namespace
-}  // namespace weft::base
+} // namespace
+} // namespace weft::base

@@ -7,4 +7,4 @@ Clock& system_clock() {
   return clock;
 }
 
-}  // namespace weft::base
+} // namespace weft::base

@@ -54,4 +54,4 @@ private:
   Duration elapsed_{};
 };
 
-}  // namespace weft::base
+} // namespace weft::base

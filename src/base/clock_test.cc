@@ -21,5 +21,5 @@ TEST(SystemClock, IsMonotonic) {
   EXPECT_LE(a, b);
 }
 
-}  // namespace
-}  // namespace weft::base
+} // namespace
+} // namespace weft::base

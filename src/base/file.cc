@@ -13,7 +13,9 @@
 namespace weft::base {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 Status write_all(int fd, const std::string& content, const std::string& path) {
   const char* p = content.data();
@@ -32,7 +34,7 @@ Status write_all(int fd, const std::string& content, const std::string& path) {
   return {};
 }
 
-}  // namespace
+} // namespace
 
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode) {
   std::filesystem::path target(path);
@@ -83,4 +85,4 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-}  // namespace weft::base
+} // namespace weft::base

@@ -16,4 +16,4 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
 // Reads a whole file. NotFound if it does not exist.
 Result<std::string> read_file(const std::string& path);
 
-}  // namespace weft::base
+} // namespace weft::base

@@ -9,7 +9,8 @@ namespace weft::base {
 namespace {
 
 TEST(File, AtomicWriteCreatesDirsAndSetsMode) {
-  auto dir = std::filesystem::temp_directory_path() / ("weft-file-test-" + std::to_string(getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("weft-file-test-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::string path = (dir / "a" / "subnet.env").string();
   ASSERT_TRUE(write_file_atomic(path, "X=1\n", 0644).ok());
@@ -36,5 +37,5 @@ TEST(File, ReadMissingIsNotFound) {
   EXPECT_EQ(r.status().code(), Code::kNotFound);
 }
 
-}  // namespace
-}  // namespace weft::base
+} // namespace
+} // namespace weft::base

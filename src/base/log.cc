@@ -36,11 +36,17 @@ const char* base_name(const char* path) {
   return slash != nullptr ? slash + 1 : path;
 }
 
-}  // namespace
+} // namespace
 
-int log_verbosity() { return g_verbosity.load(std::memory_order_relaxed); }
-void set_log_verbosity(int v) { g_verbosity.store(v, std::memory_order_relaxed); }
-void set_log_sink(LogSink sink) { g_sink.store(sink); }
+int log_verbosity() {
+  return g_verbosity.load(std::memory_order_relaxed);
+}
+void set_log_verbosity(int v) {
+  g_verbosity.store(v, std::memory_order_relaxed);
+}
+void set_log_sink(LogSink sink) {
+  g_sink.store(sink);
+}
 
 void log_line(Severity severity, const char* file, int line, std::string_view message) {
   auto now = std::chrono::system_clock::now();
@@ -50,10 +56,10 @@ void log_line(Severity severity, const char* file, int line, std::string_view me
       1000000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  std::string text = fmt::format("{}{:02}{:02} {:02}:{:02}:{:02}.{:06} {:>7} {}:{}] {}\n",
-                                 severity_letter(severity), tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                 tm.tm_min, tm.tm_sec, micros, static_cast<long>(::syscall(SYS_gettid)),
-                                 base_name(file), line, message);
+  std::string text = fmt::format(
+      "{}{:02}{:02} {:02}:{:02}:{:02}.{:06} {:>7} {}:{}] {}\n", severity_letter(severity),
+      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros,
+      static_cast<long>(::syscall(SYS_gettid)), base_name(file), line, message);
   if (LogSink sink = g_sink.load(); sink != nullptr) {
     sink(text);
   } else {
@@ -62,4 +68,4 @@ void log_line(Severity severity, const char* file, int line, std::string_view me
   }
 }
 
-}  // namespace weft::base
+} // namespace weft::base

@@ -19,11 +19,11 @@ void set_log_verbosity(int v);
 
 // Where log lines go; by default stderr. Tests capture lines to prove what is (not) logged.
 using LogSink = void (*)(std::string_view line);
-void set_log_sink(LogSink sink);  // nullptr restores stderr
+void set_log_sink(LogSink sink); // nullptr restores stderr
 
 void log_line(Severity severity, const char* file, int line, std::string_view message);
 
-}  // namespace weft::base
+} // namespace weft::base
 
 #define WEFT_LOG_AT(sev, ...)                                                                      \
   ::weft::base::log_line((sev), __FILE__, __LINE__, ::fmt::format(__VA_ARGS__))

@@ -31,7 +31,8 @@ protected:
 TEST_F(LogTest, KlogLineFormat) {
   WEFT_INFO("acquired lease {}", "10.1.2.0/24");
   ASSERT_EQ(captured().size(), 1u);
-  std::regex klog(R"(^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ log_test\.cc:\d+\] acquired lease 10\.1\.2\.0/24\n$)");
+  std::regex klog(
+      R"(^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ log_test\.cc:\d+\] acquired lease 10\.1\.2\.0/24\n$)");
   EXPECT_TRUE(std::regex_match(captured()[0], klog)) << captured()[0];
 }
 
@@ -53,5 +54,5 @@ TEST_F(LogTest, SecretsAreRedacted) {
   EXPECT_EQ(key.reveal(), "AKIDsuper-secret-value");
 }
 
-}  // namespace
-}  // namespace weft::base
+} // namespace
+} // namespace weft::base

@@ -27,12 +27,10 @@ private:
   std::string value_;
 };
 
-}  // namespace weft::base
+} // namespace weft::base
 
-template <>
-struct fmt::formatter<weft::base::Secret> : fmt::formatter<std::string_view> {
-  template <typename Ctx>
-  auto format(const weft::base::Secret& s, Ctx& ctx) const {
+template <> struct fmt::formatter<weft::base::Secret> : fmt::formatter<std::string_view> {
+  template <typename Ctx> auto format(const weft::base::Secret& s, Ctx& ctx) const {
     return fmt::formatter<std::string_view>::format(s.empty() ? "" : "<redacted>", ctx);
   }
 };

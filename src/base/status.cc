@@ -54,4 +54,4 @@ Status Status::with_context(const std::string& context) const {
   return {code_, context + ": " + message_};
 }
 
-}  // namespace weft::base
+} // namespace weft::base

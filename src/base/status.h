@@ -13,16 +13,16 @@ namespace weft::base {
 
 enum class Code {
   kOk,
-  kInvalidArgument,   // bad input: config, flag, malformed data
-  kNotFound,          // the thing asked for does not exist
-  kConflict,          // already exists, lost a race, precondition failed
-  kUnavailable,       // transient: peer unreachable, timeout, server error
-  kRateLimited,       // throttled by the peer
-  kQuotaExceeded,     // a limit that waiting will not lift
-  kPermissionDenied,  // authentication or authorisation
-  kOutOfRange,        // e.g. out of subnets
-  kCancelled,         // shutting down
-  kInternal,          // a bug or an impossible state
+  kInvalidArgument,  // bad input: config, flag, malformed data
+  kNotFound,         // the thing asked for does not exist
+  kConflict,         // already exists, lost a race, precondition failed
+  kUnavailable,      // transient: peer unreachable, timeout, server error
+  kRateLimited,      // throttled by the peer
+  kQuotaExceeded,    // a limit that waiting will not lift
+  kPermissionDenied, // authentication or authorisation
+  kOutOfRange,       // e.g. out of subnets
+  kCancelled,        // shutting down
+  kInternal,         // a bug or an impossible state
 };
 
 // The code's name as written in logs and metrics ("invalid_argument", ...).
@@ -56,23 +56,42 @@ private:
   std::string message_;
 };
 
-inline Status invalid_argument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
-inline Status not_found(std::string m) { return {Code::kNotFound, std::move(m)}; }
-inline Status conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
-inline Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
-inline Status rate_limited(std::string m) { return {Code::kRateLimited, std::move(m)}; }
-inline Status quota_exceeded(std::string m) { return {Code::kQuotaExceeded, std::move(m)}; }
-inline Status permission_denied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
-inline Status out_of_range(std::string m) { return {Code::kOutOfRange, std::move(m)}; }
-inline Status cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
-inline Status internal_error(std::string m) { return {Code::kInternal, std::move(m)}; }
+inline Status invalid_argument(std::string m) {
+  return {Code::kInvalidArgument, std::move(m)};
+}
+inline Status not_found(std::string m) {
+  return {Code::kNotFound, std::move(m)};
+}
+inline Status conflict(std::string m) {
+  return {Code::kConflict, std::move(m)};
+}
+inline Status unavailable(std::string m) {
+  return {Code::kUnavailable, std::move(m)};
+}
+inline Status rate_limited(std::string m) {
+  return {Code::kRateLimited, std::move(m)};
+}
+inline Status quota_exceeded(std::string m) {
+  return {Code::kQuotaExceeded, std::move(m)};
+}
+inline Status permission_denied(std::string m) {
+  return {Code::kPermissionDenied, std::move(m)};
+}
+inline Status out_of_range(std::string m) {
+  return {Code::kOutOfRange, std::move(m)};
+}
+inline Status cancelled(std::string m) {
+  return {Code::kCancelled, std::move(m)};
+}
+inline Status internal_error(std::string m) {
+  return {Code::kInternal, std::move(m)};
+}
 
 // Result<T> holds either a value or a non-ok Status.
-template <typename T>
-class [[nodiscard]] Result {
+template <typename T> class [[nodiscard]] Result {
 public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}       // NOLINT(google-explicit-constructor)
+  Result(Status status) : v_(std::move(status)) { // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result built from an ok Status");
   }
 
@@ -96,7 +115,7 @@ private:
   std::variant<T, Status> v_;
 };
 
-}  // namespace weft::base
+} // namespace weft::base
 
 // Return early from a function returning Status or Result<T> when `expr` (a Status) is not ok.
 #define WEFT_RETURN_IF_ERROR(expr)                                                                 \

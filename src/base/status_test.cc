@@ -47,5 +47,5 @@ TEST(Result, HoldsValueOrStatus) {
   EXPECT_EQ(chain(0).code(), Code::kInvalidArgument);
 }
 
-}  // namespace
-}  // namespace weft::base
+} // namespace
+} // namespace weft::base

@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "config/quote.h"
+#include "base/quote.h"
 
 namespace weft::config {
 namespace {
@@ -84,7 +84,7 @@ std::string ascii_lower(std::string_view s) {
 // A JSON value as an error message shows it: strings quoted and cut, containers by kind only.
 std::string describe(const Json& v) {
   if (v.is_string()) {
-    return detail::quote(v.get_ref<const std::string&>());
+    return base::quote(v.get_ref<const std::string&>());
   }
   if (v.is_object()) {
     return "an object";
@@ -172,9 +172,9 @@ base::Status decode_ip4_net(const Json& v, std::string_view field,
   if (!parsed.ok()) {
     if (net::Ip6Net::parse(*s).ok()) {
       return field_error(field,
-                         fmt::format("invalid IPv4 CIDR format ({}={})", field, detail::quote(*s)));
+                         fmt::format("invalid IPv4 CIDR format ({}={})", field, base::quote(*s)));
     }
-    return field_error(field, "invalid CIDR address: " + detail::quote(*s));
+    return field_error(field, "invalid CIDR address: " + base::quote(*s));
   }
   out = parsed->network();
   return {};
@@ -191,9 +191,9 @@ base::Status decode_ip6_net(const Json& v, std::string_view field,
     // flannel would take an IPv4 CIDR here and compute nonsense from it; we refuse it.
     if (net::Ip4Net::parse(*s).ok()) {
       return field_error(field,
-                         fmt::format("invalid IPv6 CIDR format ({}={})", field, detail::quote(*s)));
+                         fmt::format("invalid IPv6 CIDR format ({}={})", field, base::quote(*s)));
     }
-    return field_error(field, "invalid CIDR address: " + detail::quote(*s));
+    return field_error(field, "invalid CIDR address: " + base::quote(*s));
   }
   out = parsed->network();
   return {};
@@ -209,7 +209,7 @@ base::Status decode_ip4(const Json& v, std::string_view field, std::optional<net
   if (!parsed.ok()) {
     const char* what =
         net::Ip6Addr::parse(*s).ok() ? "invalid IPv4 address format" : "invalid IP address format";
-    return field_error(field, fmt::format("{} ({}={})", what, field, detail::quote(*s)));
+    return field_error(field, fmt::format("{} ({}={})", what, field, base::quote(*s)));
   }
   if (parsed->value() == 0) {
     out.reset();
@@ -232,7 +232,7 @@ base::Status decode_ip6(const Json& v, std::string_view field, std::optional<net
   auto parsed = net::Ip6Addr::parse(*s);
   if (!parsed.ok()) {
     return field_error(field,
-                       fmt::format("invalid IP address format ({}={})", field, detail::quote(*s)));
+                       fmt::format("invalid IP address format ({}={})", field, base::quote(*s)));
   }
   if (parsed->value() == 0) {
     out.reset();

@@ -14,7 +14,7 @@
 #include <utility>
 #include <variant>
 
-#include "config/quote.h"
+#include "base/quote.h"
 #include "net/ip.h"
 
 #ifndef WEFT_VERSION
@@ -247,7 +247,7 @@ struct Failure {
 std::variant<std::string, Failure> canonical_value(const FlagSpec& spec, const std::string& raw,
                                                    const std::string& source) {
   const std::string where =
-      fmt::format("invalid value {}{} for flag --{}", detail::quote(raw), source, spec.name);
+      fmt::format("invalid value {}{} for flag --{}", base::quote(raw), source, spec.name);
   switch (spec.kind) {
   case Kind::kBool: {
     const auto b = parse_go_bool(raw);
@@ -291,7 +291,7 @@ std::string default_text(const FlagSpec& spec) {
           if constexpr (std::is_same_v<std::decay_t<decltype(v)>, bool>) {
             return v ? "true" : "false";
           } else {
-            return v.empty() ? "" : detail::quote(v);
+            return v.empty() ? "" : base::quote(v);
           }
         } else {
           const auto& v = defaults.o.*member;
@@ -301,7 +301,7 @@ std::string default_text(const FlagSpec& spec) {
           } else if constexpr (std::is_same_v<V, int>) {
             return std::to_string(v);
           } else if constexpr (std::is_same_v<V, std::string>) {
-            return v.empty() ? "" : detail::quote(v);
+            return v.empty() ? "" : base::quote(v);
           } else {
             return "";
           }
@@ -372,20 +372,19 @@ std::variant<std::vector<Setting>, ParseOutcome> collect(int argc, const char* c
     const std::string arg = argv[i] == nullptr ? "" : argv[i];
     if (arg.size() < 2 || arg[0] != '-') {
       return fail(
-          fmt::format("unexpected argument {}: {} takes only flags", detail::quote(arg), kProgram));
+          fmt::format("unexpected argument {}: {} takes only flags", base::quote(arg), kProgram));
     }
     std::size_t dashes = arg[1] == '-' ? 2 : 1;
     if (dashes == 2 && arg.size() == 2) {
       if (i + 1 < argc) {
         return fail(fmt::format("unexpected argument {} after --: {} takes only flags",
-                                detail::quote(argv[i + 1] == nullptr ? "" : argv[i + 1]),
-                                kProgram));
+                                base::quote(argv[i + 1] == nullptr ? "" : argv[i + 1]), kProgram));
       }
       break;
     }
     std::string name = arg.substr(dashes);
     if (name.empty() || name[0] == '-' || name[0] == '=') {
-      return fail("bad flag syntax: " + detail::quote(arg));
+      return fail("bad flag syntax: " + base::quote(arg));
     }
     std::optional<std::string> value;
     if (const auto eq = name.find('='); eq != std::string::npos) {
@@ -400,7 +399,7 @@ std::variant<std::vector<Setting>, ParseOutcome> collect(int argc, const char* c
         return help;
       }
       return fail(fmt::format("flag provided but not defined: {} (see {} --help)",
-                              detail::quote(arg.substr(0, dashes + name.size())), kProgram));
+                              base::quote(arg.substr(0, dashes + name.size())), kProgram));
     }
     if (!value.has_value()) {
       if (spec->kind == Kind::kBool) {
@@ -459,15 +458,15 @@ bool is_ip(const std::string& s) {
 std::optional<std::string> validate(const Options& o) {
   if (!o.public_ip.empty() && !net::Ip4Addr::parse(o.public_ip).ok()) {
     return fmt::format("invalid value {} for flag --public-ip: not an IPv4 address",
-                       detail::quote(o.public_ip));
+                       base::quote(o.public_ip));
   }
   if (!o.public_ipv6.empty() && !net::Ip6Addr::parse(o.public_ipv6).ok()) {
     return fmt::format("invalid value {} for flag --public-ipv6: not an IPv6 address",
-                       detail::quote(o.public_ipv6));
+                       base::quote(o.public_ipv6));
   }
   if (!is_ip(o.healthz_ip)) {
     return fmt::format("invalid value {} for flag --healthz-ip: not an IP address",
-                       detail::quote(o.healthz_ip));
+                       base::quote(o.healthz_ip));
   }
   // The name goes into cloud route descriptions and etcd keys: keep it plain.
   bool name_ok = !o.cluster_name.empty() && o.cluster_name.size() <= 63;
@@ -478,7 +477,7 @@ std::optional<std::string> validate(const Options& o) {
   }
   if (!name_ok) {
     return fmt::format("invalid value {} for flag --cluster-name: use 1 to 63 of A-Z a-z 0-9 . _ -",
-                       detail::quote(o.cluster_name));
+                       base::quote(o.cluster_name));
   }
   return std::nullopt;
 }

@@ -2,6 +2,8 @@
 // Small text helpers shared by the net parsers: quoting a value for an error message and strict
 // decimal parsing. Internal to net/.
 
+#include "base/quote.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,30 +11,7 @@
 
 namespace weft::net::detail {
 
-// The value in double quotes with non-printable bytes escaped as \xNN, cut at 64 bytes.
-inline std::string quote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  constexpr std::size_t kMax = 64;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > kMax) {
-    out += "...";
-  }
-  out += '"';
-  return out;
-}
+using base::quote;
 
 // A decimal number of 1..max_digits digits without leading zeros ("0" itself is fine), <= max.
 inline std::optional<std::uint32_t> parse_decimal(std::string_view text, std::size_t max_digits,

@@ -1,12 +1,12 @@
 #pragma once
-// Quoting a user-supplied value for an error message: double quotes, control and non-ASCII bytes
-// escaped as \xNN, cut at 64 bytes so a huge input cannot flood a log line. Internal to config/.
+// quote(): a user-supplied value for an error message, in double quotes, with control and
+// non-ASCII bytes escaped as \xNN and cut at 64 bytes so a huge input cannot flood a log line.
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace weft::config::detail {
+namespace weft::base {
 
 inline std::string quote(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -32,4 +32,4 @@ inline std::string quote(std::string_view text) {
   return out;
 }
 
-} // namespace weft::config::detail
+} // namespace weft::base
