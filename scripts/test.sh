@@ -42,12 +42,12 @@ else
   failed+=("clang-format")
 fi
 
-stage "fuzz targets (clang-14 libFuzzer, ${fuzz_seconds}s each)"
+stage "clang-14: every library (through weftd and vpc-emulator) and the libFuzzer targets, ${fuzz_seconds}s each"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_FUZZ=ON -DWEFT_UNIT_ONLY=ON \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null || exit 1
 fuzz_targets=()
 for corpus in "$root"/fuzz/corpus/*/; do fuzz_targets+=("$(basename "$corpus")"); done
-if ninja -C build-fuzz -j"$jobs" "${fuzz_targets[@]}"; then
+if ninja -C build-fuzz -j"$jobs" weftd vpc-emulator "${fuzz_targets[@]}"; then
   for corpus in "$root"/fuzz/corpus/*/; do
     name=$(basename "$corpus")
     bin=$(find build-fuzz -type f -name "$name" -perm -u+x | head -n 1)

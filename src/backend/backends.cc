@@ -20,6 +20,8 @@ reconcile::ReconcilerOptions reconciler_options(const BackendContext& ctx) {
   o.retry_initial = std::chrono::milliseconds(200);
   o.retry_max = std::chrono::seconds(30);
   o.batch_size = 1000;
+  // Lease events cost only their own kernel calls; the resync lists and repairs drift.
+  o.cache_actual = true;
   return o;
 }
 

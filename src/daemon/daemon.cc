@@ -38,7 +38,7 @@ struct Published {
   Firewall* firewall = nullptr;
 };
 
-// The leases the watch has delivered, keyed by subnet key; owned by the watcher thread.
+// The leases the watch has delivered, keyed by subnet key; guarded by the daemon's mutex.
 class LeaseSet {
 public:
   void apply(const store::LeaseBatch& batch) {
@@ -330,6 +330,23 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     return 1;
   }
 
+  // The watch starts now, so its snapshot is read while the lease is acquired; leases reach the
+  // backend once the node's own lease is configured.
+  std::mutex leases_mu;
+  LeaseSet leases;
+  bool own_configured = false;
+  backend::Backend& backend = **be;
+  std::jthread watch_thread([&](std::stop_token st) {
+    (void)(*store)->watch_leases(st, [&](const store::LeaseBatch& batch) {
+      std::lock_guard lock(leases_mu);
+      leases.apply(batch);
+      pub.leases_known = leases.size();
+      if (own_configured) {
+        backend.set_leases(leases.all());
+      }
+    });
+  });
+
   // 5. The lease, keeping the previous subnet from subnet.env when possible.
   store::AcquireOptions ao;
   ao.config = *cfg;
@@ -378,20 +395,16 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     WEFT_WARN("writing {}: {}", o.subnet_file, st.message());
   }
   pub.backend = be->get();
+  {
+    std::lock_guard lock(leases_mu);
+    own_configured = true;
+    backend.set_leases(leases.all());
+  }
 
-  // 7. The loops: reconcile, watch, keep the lease, resync the rules.
-  backend::Backend& backend = **be;
+  // 7. The loops: reconcile, keep the lease, resync the rules.
   std::mutex own_mu;
   lease::Lease current = *own;
   std::jthread reconcile_thread([&backend](std::stop_token st) { backend.run(st); });
-  std::jthread watch_thread([&](std::stop_token st) {
-    LeaseSet set;
-    (void)(*store)->watch_leases(st, [&](const store::LeaseBatch& batch) {
-      set.apply(batch);
-      pub.leases_known = set.size();
-      backend.set_leases(set.all());
-    });
-  });
   std::jthread keep_thread([&](std::stop_token st) {
     (void)(*store)->keep_lease(st, *own, [&](const lease::Lease& l) {
       std::lock_guard lock(own_mu);

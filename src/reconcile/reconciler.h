@@ -39,6 +39,11 @@ struct ReconcilerOptions {
   double burst = 1;
   // Seed for backoff jitter; 0 picks a random one.
   std::uint64_t seed = 0;
+  // Between resyncs, diff against what the last list plus our own successful changes left,
+  // instead of listing the target on every pass: an event then costs target calls for the
+  // changes only, no full dump. Drift made by someone else is found at the next resync (or after
+  // any failed change, which drops the cache).
+  bool cache_actual = false;
 };
 
 // What one pass did.
@@ -106,22 +111,40 @@ public:
     }
     SyncReport report;
     const auto start = clock_.now();
-    auto actual = target_.list();
-    if (!actual.ok()) {
-      const auto delay = list_backoff_.next();
-      if (list_backoff_.attempts() == 1) {
-        WEFT_WARN("reconcile {}: listing failed, retrying: {}", target_.name(),
-                  actual.status().to_string());
+    const bool from_cache = options_.cache_actual && cache_valid_ && start < next_list_;
+    std::vector<Entry> listed;
+    if (from_cache) {
+      listed.reserve(cache_.size());
+      for (const auto& [key, entry] : cache_) {
+        listed.push_back(entry);
       }
-      std::lock_guard lock(mu_);
-      ++counters_.syncs;
-      ++counters_.list_failures;
-      next_due_ = std::min(start + options_.resync_period, start + delay);
-      return report;
+    } else {
+      auto actual = target_.list();
+      if (!actual.ok()) {
+        const auto delay = list_backoff_.next();
+        if (list_backoff_.attempts() == 1) {
+          WEFT_WARN("reconcile {}: listing failed, retrying: {}", target_.name(),
+                    actual.status().to_string());
+        }
+        std::lock_guard lock(mu_);
+        ++counters_.syncs;
+        ++counters_.list_failures;
+        next_due_ = std::min(start + options_.resync_period, start + delay);
+        return report;
+      }
+      list_backoff_.reset();
+      listed = std::move(*actual);
+      next_list_ = start + options_.resync_period;
+      if (options_.cache_actual) {
+        cache_.clear();
+        for (const Entry& e : listed) {
+          cache_.insert_or_assign(e.key(), e);
+        }
+        cache_valid_ = true;
+      }
     }
-    list_backoff_.reset();
     report.listed = true;
-    std::vector<Change<Entry>> changes = diff(*desired, *actual);
+    std::vector<Change<Entry>> changes = diff(*desired, listed);
     report.changes = changes.size();
     forget_settled_keys(changes);
 
@@ -166,9 +189,17 @@ public:
       const auto now = clock_.now();
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (results[i].ok()) {
+          if (cache_valid_) {
+            if (batch[i].op == Op::kDelete) {
+              cache_.erase(batch[i].entry.key());
+            } else {
+              cache_.insert_or_assign(batch[i].entry.key(), batch[i].entry);
+            }
+          }
           record_success(batch[i], delta);
           ++report.applied;
         } else {
+          cache_valid_ = false; // the target's state for this key is unknown now
           const auto due = record_failure(std::move(batch[i]), results[i], now);
           earliest_retry = earliest_retry ? std::min(*earliest_retry, due) : due;
           ++delta.failed;
@@ -196,7 +227,7 @@ public:
       counters_.last_success = done;
       counters_.last_success_wall = clock_.wall_now();
     }
-    next_due_ = start + options_.resync_period;
+    next_due_ = options_.cache_actual && cache_valid_ ? next_list_ : start + options_.resync_period;
     if (earliest_retry) {
       next_due_ = std::min(next_due_, *earliest_retry);
     }
@@ -308,6 +339,9 @@ private:
   std::mt19937_64 rng_;
   base::Backoff list_backoff_;
   std::unordered_map<Key, Retry> retries_; // owned by the syncing thread
+  std::unordered_map<Key, Entry> cache_;   // cache_actual: the target as we believe it is
+  bool cache_valid_ = false;
+  base::Clock::TimePoint next_list_{};
   std::size_t new_failures_ = 0;
   std::string first_new_failure_;
 

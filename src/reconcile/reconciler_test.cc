@@ -357,5 +357,53 @@ TEST(Reconciler, RunLoopReactsToTriggerAndStops) {
   EXPECT_EQ(r.counters().deleted, 3u);
 }
 
+TEST(Reconciler, CachedActualListsOnlyAtResyncAndAfterFailures) {
+  FakeTarget target;
+  base::ManualClock clock;
+  ReconcilerOptions o = quick_options();
+  o.cache_actual = true;
+  o.resync_period = seconds(30);
+  Reconciler<Item> r(target, clock, o);
+
+  r.set_desired(items(3));
+  EXPECT_TRUE(r.sync_once().converged());
+  EXPECT_EQ(target.lists, 1);
+
+  // An event: only the change reaches the target, and nothing is listed.
+  auto more = items(4);
+  r.set_desired(more);
+  auto report = r.sync_if_due();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->changes, 1u);
+  EXPECT_EQ(target.lists, 1);
+  EXPECT_EQ(target.snapshot().size(), 4u);
+
+  // Drift made by someone else is invisible to events...
+  {
+    std::lock_guard lock(target.mu_);
+    target.items.erase("k0");
+  }
+  r.trigger();
+  EXPECT_EQ(r.sync_if_due()->changes, 0u);
+  EXPECT_EQ(target.snapshot().count("k0"), 0u);
+  // ...and repaired by the resync, which lists.
+  clock.advance(seconds(31));
+  ASSERT_TRUE(r.sync_if_due().has_value());
+  EXPECT_EQ(target.lists, 2);
+  EXPECT_EQ(target.snapshot().count("k0"), 1u);
+
+  // A failed change drops the cache: the next pass lists again.
+  target.fail = [](const Change<Item>& c) { return c.entry.name == "k9"; };
+  auto with_bad = items(4);
+  with_bad.push_back(Item{"k9", 1});
+  r.set_desired(with_bad);
+  EXPECT_EQ(r.sync_if_due()->failed, 1u);
+  target.fail = nullptr;
+  clock.advance(seconds(1));
+  r.trigger();
+  ASSERT_TRUE(r.sync_if_due().has_value());
+  EXPECT_EQ(target.lists, 3);
+}
+
 } // namespace
 } // namespace weft::reconcile
