@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end data plane test: 3 nodes in network namespaces on one L2 segment, a real etcd, weftd
-# on every node and a pod on each. Usage: datapath_test.sh WEFTD BACKEND (v4|dual)
+# on every node and a pod on each. Usage: datapath_test.sh WEFTD BACKEND (v4|dual|nft)
+# (nft: IPv4 with EnableNFTables, the rules checked in nftables instead of iptables)
 # Checks: every pod pings every other pod; masquerade rules equal flanneld's text; a route deleted
 # by hand comes back; a deleted lease disappears from the other nodes; kill -9 and restart keeps
 # the subnet and leaves no duplicates. Runs as root; touches only namespaces it creates.
@@ -51,6 +52,8 @@ cluster_up 3
 cluster_etcd_start || exit 1
 if [ "$STACK" = dual ]; then
   config="{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:244::/56\",\"Backend\":{\"Type\":\"$BACKEND\"}}"
+elif [ "$STACK" = nft ]; then
+  config="{\"Network\":\"10.244.0.0/16\",\"EnableNFTables\":true,\"Backend\":{\"Type\":\"$BACKEND\"}}"
 else
   config="{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"$BACKEND\"}}"
 fi
@@ -112,14 +115,36 @@ RULES
   got=$(cluster_exec n1 iptables-save -t filter | grep -E '^-A (FORWARD|FLANNEL-FWD)')
   [ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got"); return 1; }
 }
-check "masquerade and forward rules match flanneld's text" masq_rules_match
+# flanneld's nftables rules (reference/flannel.md §5.3), and no iptables chains beside them.
+nft_rules_match() {
+  local t sub
+  sub=$(cluster_subnet_env 1 FLANNEL_SUBNET)
+  sub="${sub%.*}.0/${sub#*/}"
+  t=$(cluster_exec n1 nft list table ip flannel-ipv4) || return 1
+  echo "$t" | grep -q "type nat hook postrouting priority srcnat" || return 1
+  echo "$t" | grep -q "type filter hook forward priority filter" || return 1
+  echo "$t" | grep -q "ip saddr $sub ip daddr 10.244.0.0/16 return" || return 1
+  echo "$t" | grep -q "ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random" || return 1
+  echo "$t" | grep -q "ip saddr 10.244.0.0/16 accept" || return 1
+  ! cluster_exec n1 iptables-save | grep -q FLANNEL
+}
+nft_rule_deleted_comes_back() {
+  cluster_exec n1 nft flush chain ip flannel-ipv4 postrtg || return 1
+  until_ok 10 nft_rules_match
+}
 
 rule_deleted_comes_back() {
   cluster_exec n1 iptables -t nat -D FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 \
     -m comment --comment "flanneld masq" -j RETURN || return 1
   until_ok 10 masq_rules_match
 }
-check "a masquerade rule deleted by hand comes back" rule_deleted_comes_back
+if [ "$STACK" = nft ]; then
+  check "nftables rules match flanneld's and no iptables rules exist" nft_rules_match
+  check "an nftables chain flushed by hand comes back" nft_rule_deleted_comes_back
+else
+  check "masquerade and forward rules match flanneld's text" masq_rules_match
+  check "a masquerade rule deleted by hand comes back" rule_deleted_comes_back
+fi
 
 subnet_of() { local s; s=$(cluster_subnet_env "$1" FLANNEL_SUBNET); echo "${s%.*}.0/${s#*/}"; }
 has_route() { cluster_exec "$1" ip route show "$2" | grep -q .; }
