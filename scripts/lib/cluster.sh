@@ -86,8 +86,8 @@ cluster_weftd_start() {
 cluster_weftd_stop() {
   local i=$1 sig=${2:-TERM} pidfile="$CLUSTER_DIR/n$1/weftd.pid"
   [ -f "$pidfile" ] || return 0
-  kill "-$sig" "$(cat "$pidfile")" 2>/dev/null
-  wait "$(cat "$pidfile")" 2>/dev/null
+  kill "-$sig" "$(cat "$pidfile")" 2>/dev/null || true
+  wait "$(cat "$pidfile")" 2>/dev/null || true
   rm -f "$pidfile"
 }
 
@@ -137,16 +137,17 @@ cluster_pod_up() {
 cluster_pod_ip() { cat "$CLUSTER_DIR/n$1/pod_ip"; }
 cluster_pod_ip6() { cat "$CLUSTER_DIR/n$1/pod_ip6"; }
 
-# cluster_down: stops every process it started and removes every namespace with the tag.
+# cluster_down: stops every process it started and removes every namespace with the tag. Safe
+# under `set -e` (it runs from EXIT traps): a process that already exited is not an error.
 cluster_down() {
   local pidfile ns
   for pidfile in "$CLUSTER_DIR"/n*/weftd.pid "$CLUSTER_DIR"/etcd.pid; do
     [ -f "$pidfile" ] || continue
-    kill "$(cat "$pidfile")" 2>/dev/null
-    wait "$(cat "$pidfile")" 2>/dev/null
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    wait "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   done
-  for ns in $(ip netns list | awk '{print $1}' | grep "^${CLUSTER_TAG}-"); do
-    ip netns delete "$ns"
+  for ns in $(ip netns list | awk '{print $1}' | grep "^${CLUSTER_TAG}-" || true); do
+    ip netns delete "$ns" || true
   done
 }
