@@ -205,6 +205,9 @@ std::optional<std::string> decode_string(std::string_view raw) {
   if (raw.empty() || raw[0] != '"') {
     return std::nullopt;
   }
+  if (raw.find('\\') == std::string_view::npos) { // nothing to unescape (validated JSON)
+    return std::string(raw.substr(1, raw.size() - 2));
+  }
   return Json::parse(raw).get<std::string>();
 }
 
@@ -328,7 +331,7 @@ base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json) {
   try {
     while (json[pos] != '}') {
       const std::size_t key_end = skip_value(json, pos);
-      const std::string key = Json::parse(json.substr(pos, key_end - pos)).get<std::string>();
+      const std::string key = *decode_string(json.substr(pos, key_end - pos));
       pos = skip_space(json, key_end);
       pos = skip_space(json, pos + 1); // ':'
       const std::size_t value_end = skip_value(json, pos);

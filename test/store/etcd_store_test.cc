@@ -7,9 +7,11 @@
 
 #include <atomic>
 #include <latch>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "base/log.h"
 #include "lease/subnet_key.h"
 #include "test/store/store_test_util.h"
 
@@ -173,6 +175,107 @@ TEST_F(EtcdStoreTest, AcquireCostsThreeCallsAndReusesOwnLease) {
   auto snap = other->list_leases();
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->leases.size(), 11u);
+}
+
+// Runs a lease watch on a store until destroyed; waits for its snapshot.
+class RunningWatch {
+public:
+  explicit RunningWatch(store::SubnetStore& store) {
+    thread_ = std::jthread([this, &store](std::stop_token st) {
+      (void)store.watch_leases(st, [this](const store::LeaseBatch& b) {
+        if (b.reset) {
+          synced_ = true;
+        }
+      });
+    });
+    for (int i = 0; i < 1000 && !synced_.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  bool synced() const { return synced_.load(); }
+
+private:
+  std::atomic<bool> synced_{false};
+  std::jthread thread_;
+};
+
+TEST_F(EtcdStoreTest, AcquireWithWatchRunningAllocatesFromItsMirror) {
+  auto writer = make_store();
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(writer->acquire_lease(attrs_for(1000 + i), options()).ok());
+  }
+  auto first = writer->acquire_lease(attrs_for(7), options());
+  ASSERT_TRUE(first.ok());
+
+  auto store = make_store();
+  RunningWatch watch(*store);
+  ASSERT_TRUE(watch.synced());
+  // A lease written after the snapshot reaches the mirror through the watch.
+  auto late = writer->acquire_lease(attrs_for(2000), options());
+  ASSERT_TRUE(late.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  // Reuse by public IP, found in the mirror: a LeaseGrant and a Txn, no listing.
+  auto before = store->rpc_counts();
+  auto again = store->acquire_lease(attrs_for(7), options());
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  auto d = store->rpc_counts() - before;
+  EXPECT_EQ(again->subnet, first->subnet);
+  EXPECT_EQ(d[Rpc::kRange], 0u);
+  EXPECT_EQ(d[Rpc::kLeaseGrant], 1u);
+  EXPECT_EQ(d[Rpc::kTxn], 1u);
+
+  // A new node: a fresh subnet, none of the 12 others (the late one included).
+  before = store->rpc_counts();
+  auto fresh = store->acquire_lease(attrs_for(3000), options());
+  ASSERT_TRUE(fresh.ok()) << fresh.status().to_string();
+  d = store->rpc_counts() - before;
+  EXPECT_EQ(d[Rpc::kRange], 0u);
+  auto snap = writer->list_leases();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->leases.size(), 13u);
+  std::set<std::string> subnets;
+  for (const auto& l : snap->leases) {
+    subnets.insert(l.subnet->to_string());
+  }
+  EXPECT_EQ(subnets.size(), 13u);
+  EXPECT_TRUE(subnets.contains(fresh->subnet->to_string()));
+}
+
+TEST_F(EtcdStoreTest, ConcurrentClientsWithWatchesGetDistinctSubnets) {
+  // Every client allocates from its watch's mirror, which cannot show the others' concurrent
+  // picks: lost races are likely, and each must fall back to a fresh listing.
+  constexpr int kClients = 16;
+  std::vector<std::unique_ptr<EtcdStore>> stores;
+  std::vector<std::unique_ptr<RunningWatch>> watches;
+  for (int i = 0; i < kClients; ++i) {
+    stores.push_back(make_store());
+    watches.push_back(std::make_unique<RunningWatch>(*stores.back()));
+    ASSERT_TRUE(watches.back()->synced());
+  }
+  const std::string cfg =
+      R"({"Network":"10.5.0.0/16","SubnetMin":"10.5.1.0","SubnetMax":"10.5.20.0"})";
+  std::vector<base::Result<lease::Lease>> results(kClients, base::internal_error("not run"));
+  std::latch go(kClients);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kClients; ++i) {
+      threads.emplace_back([&, i] {
+        auto o = options(cfg);
+        go.arrive_and_wait();
+        results[static_cast<std::size_t>(i)] =
+            stores[static_cast<std::size_t>(i)]->acquire_lease(attrs_for(i + 1), o);
+      });
+    }
+  }
+  std::set<std::string> subnets;
+  for (int i = 0; i < kClients; ++i) {
+    const auto& r = results[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(r.ok()) << "client " << i << ": " << r.status().to_string();
+    subnets.insert(r->subnet->to_string());
+  }
+  EXPECT_EQ(subnets.size(), static_cast<std::size_t>(kClients));
+  watches.clear();
 }
 
 TEST_F(EtcdStoreTest, PreviousSubnetIsPreferred) {
@@ -434,6 +537,102 @@ TEST_F(EtcdStoreTest, StartupWaitsForUnreachableEtcd) {
   EXPECT_EQ(*got, kConfig);
   EXPECT_EQ(logs.count("store unreachable"), 1); // one line per change of state
   EXPECT_EQ(logs.count("store reachable again"), 1);
+}
+
+std::mutex g_log_mu;
+std::string g_log; // lines logged while a test's sink is installed
+
+void capture_log(std::string_view line) {
+  std::lock_guard lock(g_log_mu);
+  g_log.append(line);
+  g_log += '\n';
+}
+
+// --etcd-username/--etcd-password against an etcd with auth enabled and 1-second tokens: leases
+// are acquired, watched and renewed across token expiry; a wrong password is an error that names
+// the user and stops (no retry loop); the password never reaches a log line or an error.
+TEST(EtcdStoreAuthTest, UsernamePasswordWithExpiringTokens) {
+  EtcdClusterOptions opts;
+  opts.extra_args = {"--auth-token=simple", "--auth-token-ttl=1"};
+  auto c = EtcdCluster::start(opts);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  auto& cluster = **c;
+  const std::string password = "pw-Zq7!never-logged";
+  const std::string root = "root:root-pw-3";
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"put", "/coreos.com/network/config", kConfig},
+           {"user", "add", root, "--interactive=false"},
+           {"role", "add", "root"},
+           {"user", "grant-role", "root", "root"},
+           {"role", "add", "flannel"},
+           {"role", "grant-permission", "flannel", "--prefix=true", "readwrite",
+            "/coreos.com/network/"},
+           {"user", "add", "weft:" + password, "--interactive=false"},
+           {"user", "grant-role", "weft", "flannel"},
+           {"auth", "enable"}}) {
+    auto r = cluster.etcdctl(args);
+    ASSERT_TRUE(r.ok()) << args[0] << " " << args[1] << ": " << r.status().to_string();
+  }
+  // Auth is on: an anonymous client is refused.
+  {
+    auto anon = store::etcd::make_etcd_store(store_config(cluster));
+    ASSERT_TRUE(anon.ok());
+    auto cfg = (*anon)->get_network_config();
+    ASSERT_FALSE(cfg.ok());
+  }
+
+  {
+    std::lock_guard lock(g_log_mu);
+    g_log.clear();
+  }
+  base::set_log_sink(&capture_log);
+  auto cfg = store_config(cluster);
+  cfg.username = "weft";
+  cfg.password = base::Secret(password);
+  auto s = store::etcd::make_etcd_store(cfg);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  auto& store = **s;
+  auto nc = store.get_network_config();
+  ASSERT_TRUE(nc.ok()) << nc.status().to_string();
+  store::AcquireOptions o;
+  o.config = net_config(kConfig);
+  auto l = store.acquire_lease(attrs_for(1), o);
+  ASSERT_TRUE(l.ok()) << l.status().to_string();
+
+  std::atomic<int> events{0};
+  std::jthread watcher([&](std::stop_token st) {
+    (void)store.watch_leases(st, [&](const store::LeaseBatch& b) {
+      events += static_cast<int>(b.events.size() + b.snapshot.size());
+    });
+  });
+  // Tokens expire after a second: every later call re-authenticates once and goes on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto renewed = store.renew_lease(*l);
+  ASSERT_TRUE(renewed.ok()) << renewed.status().to_string();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto second = store.acquire_lease(attrs_for(2), o);
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_NE(second->subnet, l->subnet);
+  for (int i = 0; i < 200 && events.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(events.load(), 2); // the first lease (snapshot) and the second (event)
+  EXPECT_GE(store.rpc_counts()[Rpc::kAuthenticate], 2u);
+  watcher = {};
+
+  // A wrong password: a clear, final error naming the user.
+  auto bad_cfg = cfg;
+  bad_cfg.password = base::Secret("wrong-" + password);
+  auto bad = store::etcd::make_etcd_store(bad_cfg);
+  ASSERT_TRUE(bad.ok());
+  auto denied = (*bad)->get_network_config();
+  ASSERT_FALSE(denied.ok());
+  EXPECT_FALSE(base::is_retryable(denied.status().code())) << denied.status().to_string();
+  EXPECT_THAT(denied.status().message(), ::testing::HasSubstr("\"weft\""));
+  EXPECT_THAT(denied.status().message(), ::testing::Not(::testing::HasSubstr(password)));
+  base::set_log_sink(nullptr);
+  std::lock_guard lock(g_log_mu);
+  EXPECT_THAT(g_log, ::testing::Not(::testing::HasSubstr(password)));
 }
 
 TEST_F(EtcdStoreTest, ElectionHasOneLeaderAndHandsOver) {

@@ -127,8 +127,11 @@ public:
   EtcdClient(const EtcdClient&) = delete;
   EtcdClient& operator=(const EtcdClient&) = delete;
 
-  // Keys in [key, range_end); only `key` when range_end is empty.
-  base::Result<RangeResult> range(const std::string& key, const std::string& range_end = {});
+  // Keys in [key, range_end); only `key` when range_end is empty. A serializable read is served
+  // by the member from its local state without a quorum round (it may be slightly stale); use it
+  // only where a later compare-and-swap makes staleness harmless.
+  base::Result<RangeResult> range(const std::string& key, const std::string& range_end = {},
+                                  bool serializable = false);
   // Returns the revision of the write.
   base::Result<std::int64_t> put(const std::string& key, const std::string& value,
                                  std::int64_t lease = 0);

@@ -142,41 +142,38 @@ base::Result<lease::Lease> EtcdStore::parse_kv(const KeyValue& kv) {
   return l;
 }
 
-EtcdStore::Parsed EtcdStore::parse_kvs(const std::vector<KeyValue>& kvs) {
+EtcdStore::Parsed EtcdStore::parse_kvs(std::vector<KeyValue>&& kvs) {
   Parsed out;
   out.leases.reserve(kvs.size());
   out.kvs.reserve(kvs.size());
-  std::unordered_map<std::string, std::pair<std::int64_t, std::optional<lease::Lease>>> cache;
-  {
-    std::lock_guard lock(mu_);
-    cache.swap(parsed_);
-  }
-  std::unordered_map<std::string, std::pair<std::int64_t, std::optional<lease::Lease>>> next;
-  next.reserve(kvs.size());
   const auto now = clock_.wall_now();
-  for (const auto& kv : kvs) {
-    std::optional<lease::Lease> l;
-    auto it = cache.find(kv.key);
-    if (it != cache.end() && it->second.first == kv.mod_revision) {
-      l = std::move(it->second.second);
-    } else {
+  std::lock_guard lock(parse_mu_);
+  const std::uint64_t generation = ++parse_generation_;
+  parsed_.reserve(kvs.size());
+  for (auto& kv : kvs) {
+    auto [it, inserted] = parsed_.try_emplace(kv.key);
+    CachedLease& c = it->second;
+    if (inserted || c.mod_revision != kv.mod_revision) {
+      c.mod_revision = kv.mod_revision;
       auto r = parse_kv(kv);
       if (r.ok()) {
-        l = std::move(*r);
+        c.lease = std::move(*r);
       } else {
+        c.lease.reset();
         report_malformed(kv, r.status());
       }
     }
-    if (l) {
-      l->expiration =
+    c.generation = generation;
+    if (c.lease) {
+      c.lease->expiration =
           kv.lease != 0 ? now + config_.lease_ttl : std::chrono::system_clock::time_point{};
-      out.leases.push_back(*l);
-      out.kvs.push_back(kv);
+      out.leases.push_back(*c.lease);
+      out.kvs.push_back(std::move(kv));
     }
-    next.emplace(kv.key, std::make_pair(kv.mod_revision, std::move(l)));
   }
-  std::lock_guard lock(mu_);
-  parsed_.swap(next);
+  if (parsed_.size() > kvs.size()) { // drop keys gone since the last listing
+    std::erase_if(parsed_, [&](const auto& e) { return e.second.generation != generation; });
+  }
   return out;
 }
 
@@ -219,9 +216,66 @@ base::Result<LeaseSnapshot> EtcdStore::list_leases() {
     return r.status();
   }
   LeaseSnapshot snap;
-  snap.leases = parse_kvs(r->kvs).leases;
+  snap.leases = parse_kvs(std::move(r->kvs)).leases;
   snap.revision = r->revision;
   return snap;
+}
+
+base::Result<EtcdStore::Parsed> EtcdStore::leases_for_acquire(bool allow_mirror) {
+  if (allow_mirror) {
+    std::unique_lock lock(mirror_mu_);
+    // A watch reading its snapshot right now: that read replaces ours.
+    mirror_cv_.wait_for(lock, config_.call_timeout, [&] { return !mirror_starting_; });
+    if (mirror_live_) {
+      Parsed out;
+      out.leases.reserve(mirror_.size());
+      out.kvs.reserve(mirror_.size());
+      for (const auto& [key, m] : mirror_) {
+        out.leases.push_back(m.lease);
+        out.kvs.push_back(m.kv);
+      }
+      return out;
+    }
+  }
+  // Serializable: the create-if-absent Txn (or the compare on a reused lease's value) is what
+  // guarantees uniqueness, so a slightly stale listing only costs a retry.
+  auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_),
+                          /*serializable=*/true);
+  if (!r.ok()) {
+    return r.status();
+  }
+  return parse_kvs(std::move(r->kvs));
+}
+
+void EtcdStore::mirror_reset(const Parsed& parsed) {
+  std::lock_guard lock(mirror_mu_);
+  mirror_.clear();
+  mirror_.reserve(parsed.kvs.size());
+  for (std::size_t i = 0; i < parsed.kvs.size(); ++i) {
+    mirror_.emplace(parsed.kvs[i].key, Mirrored{parsed.kvs[i], parsed.leases[i]});
+  }
+  mirror_live_ = true;
+  mirror_starting_ = false;
+  mirror_cv_.notify_all();
+}
+
+void EtcdStore::mirror_put(const KeyValue& kv, const lease::Lease& lease) {
+  std::lock_guard lock(mirror_mu_);
+  mirror_.insert_or_assign(kv.key, Mirrored{kv, lease});
+}
+
+void EtcdStore::mirror_erase(const std::string& key) {
+  std::lock_guard lock(mirror_mu_);
+  mirror_.erase(key);
+}
+
+void EtcdStore::mirror_set_live(bool live) {
+  std::lock_guard lock(mirror_mu_);
+  mirror_live_ = live;
+  if (!live) {
+    mirror_starting_ = false; // an acquire waiting for the snapshot reads etcd itself
+  }
+  mirror_cv_.notify_all();
 }
 
 base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& attrs,
@@ -240,12 +294,13 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
   };
 
   for (int attempt = 0; attempt <= config_.max_race_retries; ++attempt) {
-    auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_));
-    if (!r.ok()) {
+    // After a lost race the mirror may not have seen the winner yet: read etcd itself.
+    auto listed = leases_for_acquire(/*allow_mirror=*/attempt == 0);
+    if (!listed.ok()) {
       drop_grant();
-      return r.status();
+      return listed.status();
     }
-    Parsed parsed = parse_kvs(r->kvs);
+    Parsed parsed = std::move(*listed);
     input.existing = std::move(parsed.leases);
     base::Result<lease::Allocation> alloc = [&] {
       std::lock_guard lock(mu_);
@@ -411,6 +466,24 @@ base::Status EtcdStore::release_lease(const lease::Lease& l) {
 
 base::Status EtcdStore::watch_leases(std::stop_token stop,
                                      const std::function<void(const LeaseBatch&)>& on_batch) {
+  bool expected_owner = false;
+  const bool owns_mirror = mirror_owned_.compare_exchange_strong(expected_owner, true);
+  if (owns_mirror) {
+    std::lock_guard lock(mirror_mu_);
+    mirror_starting_ = true;
+  }
+  struct MirrorRelease {
+    EtcdStore* store;
+    bool owns;
+    ~MirrorRelease() {
+      if (owns) {
+        store->mirror_set_live(false);
+        std::lock_guard lock(store->mirror_mu_);
+        store->mirror_.clear();
+        store->mirror_owned_ = false;
+      }
+    }
+  } mirror_release{this, owns_mirror};
   base::Backoff backoff(config_.retry_initial, config_.retry_max);
   std::mutex stream_mu;
   WatchStream* live = nullptr;
@@ -424,6 +497,9 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
   std::int64_t next_rev = 0;
   std::string failing; // the last error logged, for one line per change of state
   auto fail = [&](const std::string& what, const base::Status& st) {
+    if (owns_mirror) {
+      mirror_set_live(false);
+    }
     const std::string msg = fmt::format("{}: {}", what, st.to_string());
     if (failing.empty()) {
       WEFT_WARN("lease watch interrupted ({}); reconnecting with backoff", msg);
@@ -436,17 +512,21 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
 
   while (!stop.stop_requested()) {
     if (need_list) {
-      auto snap = list_leases();
-      if (!snap.ok()) {
-        fail("listing leases", snap.status());
+      auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_));
+      if (!r.ok()) {
+        fail("listing leases", r.status());
         continue;
+      }
+      Parsed parsed = parse_kvs(std::move(r->kvs));
+      if (owns_mirror) {
+        mirror_reset(parsed);
       }
       LeaseBatch batch;
       batch.reset = true;
-      batch.snapshot = std::move(snap->leases);
-      batch.revision = snap->revision;
+      batch.snapshot = std::move(parsed.leases);
+      batch.revision = r->revision;
       on_batch(batch);
-      next_rev = snap->revision + 1;
+      next_rev = r->revision + 1;
       need_list = false;
     }
     auto opened = client_->watch(subnets_prefix_, prefix_range_end(subnets_prefix_), next_rev);
@@ -484,6 +564,9 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         WEFT_INFO("lease watch resumed at revision {} on {}", next_rev, stream->endpoint());
         failing.clear();
       }
+      if (owns_mirror) {
+        mirror_set_live(true); // resumed where it broke: the mirror catches up from here
+      }
       backoff.reset();
       if (resp->events.empty()) {
         continue;
@@ -497,11 +580,20 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
           auto l = parse_kv(ev.kv);
           if (!l.ok()) {
             report_malformed(ev.kv, l.status());
+            if (owns_mirror) {
+              mirror_erase(ev.kv.key); // as a listing does: malformed values are skipped
+            }
             continue;
           }
           le.type = LeaseEvent::Type::kAdded;
           le.lease = std::move(*l);
+          if (owns_mirror) {
+            mirror_put(ev.kv, le.lease);
+          }
         } else {
+          if (owns_mirror) {
+            mirror_erase(ev.kv.key);
+          }
           auto key =
               lease::parse_subnet_key(std::string_view(ev.kv.key).substr(subnets_prefix_.size()));
           if (!key.ok()) {

@@ -2,9 +2,12 @@
 // EtcdStore: SubnetStore on etcd v3 with flanneld's layout (<prefix>/config,
 // <prefix>/subnets/<key> holding flannel's lease JSON, a 24h etcd lease per key, keys without an
 // etcd lease are reservations). An acquire costs one ranged read, one lease grant and one Txn;
-// nothing ever reads per-lease TTLs.
+// while a lease watch is running on the store, the ranged read is replaced by the watch's mirror
+// of the leases (the Txn still guarantees uniqueness). Nothing ever reads per-lease TTLs.
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -83,7 +86,15 @@ private:
   };
 
   EtcdStore(const EtcdStoreConfig& config, base::Clock& clock, std::unique_ptr<EtcdClient> client);
-  Parsed parse_kvs(const std::vector<KeyValue>& kvs);
+  Parsed parse_kvs(std::vector<KeyValue>&& kvs);
+  // The leases for an acquire: the watch's mirror when it is live (waiting briefly for a watch
+  // that is still reading its snapshot), else a serializable ranged read.
+  base::Result<Parsed> leases_for_acquire(bool allow_mirror);
+  // Mirror maintenance by the watch that owns it.
+  void mirror_reset(const Parsed& parsed);
+  void mirror_put(const KeyValue& kv, const lease::Lease& lease);
+  void mirror_erase(const std::string& key);
+  void mirror_set_live(bool live);
   base::Result<lease::Lease> parse_kv(const KeyValue& kv);
   void report_malformed(const KeyValue& kv, const base::Status& st);
   lease::Lease make_lease(const std::optional<net::Ip4Net>& sn,
@@ -103,8 +114,29 @@ private:
   std::optional<Own> own_;
   std::set<std::pair<std::string, std::int64_t>> reported_; // malformed (key, mod revision)
   // Parsed leases of the last listing by key, reused while a key's mod revision is unchanged
-  // (nullopt: malformed), so a re-list parses only what changed.
-  std::unordered_map<std::string, std::pair<std::int64_t, std::optional<lease::Lease>>> parsed_;
+  // (nullopt: malformed), so a re-list parses only what changed. Updated in place; entries not
+  // seen in a listing (generation) are dropped after it.
+  struct CachedLease {
+    std::int64_t mod_revision = 0;
+    std::optional<lease::Lease> lease;
+    std::uint64_t generation = 0;
+  };
+  std::mutex parse_mu_; // guards parsed_ and parse_generation_; taken before mu_
+  std::unordered_map<std::string, CachedLease> parsed_;
+  std::uint64_t parse_generation_ = 0;
+
+  // The leases as the running watch sees them (one watch owns the mirror). Live between the
+  // watch's snapshot (or its resumption) and its next interruption.
+  struct Mirrored {
+    KeyValue kv;
+    lease::Lease lease;
+  };
+  std::mutex mirror_mu_;
+  std::condition_variable mirror_cv_;
+  std::unordered_map<std::string, Mirrored> mirror_;
+  bool mirror_live_ = false;
+  bool mirror_starting_ = false; // the owning watch is reading its first snapshot
+  std::atomic<bool> mirror_owned_{false};
 };
 
 base::Result<std::unique_ptr<EtcdStore>> make_etcd_store(const EtcdStoreConfig& config,
