@@ -62,10 +62,23 @@ protected:
   std::optional<lease::Lease> own_;
 };
 
+// The cluster networks: flanneld routes to pod subnets inside them are adopted (see RouteTarget).
+std::vector<kernel::IpNet> cluster_networks(const config::NetConfig& c) {
+  std::vector<kernel::IpNet> out;
+  if (c.network) {
+    out.emplace_back(*c.network);
+  }
+  if (c.ipv6_network) {
+    out.emplace_back(*c.ipv6_network);
+  }
+  return out;
+}
+
 class HostGwBackend final : public KernelBackend {
 public:
   explicit HostGwBackend(BackendContext ctx)
       : KernelBackend(std::move(ctx)), routes_(*ctx_.netlink, AF_UNSPEC) {
+    routes_.adopt_flannel_routes_within(cluster_networks(ctx_.config));
     routes_r_ = &group_.add<kernel::Route>(routes_, reconciler_options(ctx_));
   }
   std::string type() const override { return std::string(config::kBackendHostGw); }
@@ -106,7 +119,9 @@ private:
 class VxlanBackend final : public KernelBackend {
 public:
   VxlanBackend(BackendContext ctx, VxlanConfig vc)
-      : KernelBackend(std::move(ctx)), vc_(vc), routes_(*ctx_.netlink, AF_UNSPEC) {}
+      : KernelBackend(std::move(ctx)), vc_(vc), routes_(*ctx_.netlink, AF_UNSPEC) {
+    routes_.adopt_flannel_routes_within(cluster_networks(ctx_.config));
+  }
 
   std::string type() const override { return std::string(config::kBackendVxlan); }
 

@@ -91,6 +91,7 @@ std::vector<kernel::Route> host_gw_routes(const std::vector<lease::Lease>& lease
       r.dst = l.subnet->network();
       r.gateway = l.attrs.public_ip;
       r.ifindex = uplink_ifindex;
+      r.metric = kernel::spread_metric(l.subnet->network());
       routes.push_back(r);
     }
     if (l.ipv6_subnet && own_ipv6_subnet && l.attrs.public_ipv6) {
@@ -163,6 +164,7 @@ VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
         r.dst = dst;
         r.gateway = l.attrs.public_ip;
         r.ifindex = devices.uplink_ifindex;
+        r.metric = kernel::spread_metric(dst);
         out.routes.push_back(r);
       } else if (auto mac = parse_vtep_mac(l.attrs.backend_data); mac.ok()) {
         kernel::Route r;
@@ -170,6 +172,7 @@ VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
         r.gateway = dst.ip();
         r.ifindex = devices.v4_ifindex;
         r.onlink = true;
+        r.metric = kernel::spread_metric(dst);
         out.routes.push_back(r);
         out.neighbours.push_back(kernel::Neighbour{devices.v4_ifindex, dst.ip(), *mac});
         out.fdb.push_back(kernel::FdbEntry{devices.v4_ifindex, *mac, l.attrs.public_ip});

@@ -28,6 +28,8 @@ TEST(HostGw, RouteViaPublicIpForEachRemoteLeaseOfItsType) {
   EXPECT_EQ(kernel::to_string(*routes[0].gateway), "10.250.0.12");
   EXPECT_EQ(routes[0].ifindex, 7);
   EXPECT_FALSE(routes[0].onlink);
+  // 10.244.2.0/24 is subnet number 0x0af402 of the /24s: metric 1 + 0xf402.
+  EXPECT_EQ(routes[0].metric, 1 + 0xf402);
 }
 
 TEST(HostGw, DualStackAddsV6RouteViaPublicIpv6) {
@@ -39,6 +41,7 @@ TEST(HostGw, DualStackAddsV6RouteViaPublicIpv6) {
   ASSERT_EQ(routes.size(), 2u);
   EXPECT_EQ(kernel::to_string(routes[1].dst), "fd00:244:0:2::/64");
   EXPECT_EQ(kernel::to_string(*routes[1].gateway), "fd00:250::12");
+  EXPECT_EQ(routes[1].metric, 0); // IPv6 routes are not spread (see kernel::spread_metric)
 }
 
 TEST(Vxlan, ConfigDefaultsAndErrorsNameTheField) {

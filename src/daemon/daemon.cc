@@ -1,9 +1,11 @@
 #include "daemon/daemon.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -33,9 +35,9 @@ struct Published {
   std::atomic<std::size_t> leases_known{0};
   std::atomic<std::uint64_t> lease_reacquired{0};
   std::atomic<std::uint64_t> malformed_batches{0};
-  backend::Backend* backend = nullptr;
-  store::etcd::EtcdStore* store = nullptr;
-  Firewall* firewall = nullptr;
+  std::atomic<backend::Backend*> backend{nullptr};
+  std::atomic<store::etcd::EtcdStore*> store{nullptr};
+  std::atomic<Firewall*> firewall{nullptr};
 };
 
 // The leases the watch has delivered, keyed by subnet key; guarded by the daemon's mutex.
@@ -144,10 +146,10 @@ std::string metrics_text(const Published& pub) {
   line("weft_leases", "", static_cast<double>(pub.leases_known.load()));
   m += "# TYPE weft_lease_reacquired_total counter\n";
   line("weft_lease_reacquired_total", "", static_cast<double>(pub.lease_reacquired.load()));
-  if (pub.backend != nullptr) {
+  if (auto* backend = pub.backend.load(); backend != nullptr) {
     m += "# HELP weft_reconcile_changes_total Changes applied to a target.\n"
          "# TYPE weft_reconcile_changes_total counter\n";
-    auto stats = pub.backend->stats();
+    auto stats = backend->stats();
     for (const auto& s : stats) {
       const std::string t = "target=\"" + s.target + "\"";
       line("weft_reconcile_changes_total", t + ",op=\"create\"", static_cast<double>(s.created));
@@ -172,10 +174,10 @@ std::string metrics_text(const Published& pub) {
       }
     }
   }
-  if (pub.store != nullptr) {
+  if (auto* etcd_store = pub.store.load(); etcd_store != nullptr) {
     m += "# HELP weft_etcd_requests_total etcd RPCs started, by method.\n"
          "# TYPE weft_etcd_requests_total counter\n";
-    auto counts = pub.store->rpc_counts();
+    auto counts = etcd_store->rpc_counts();
     for (std::size_t i = 0; i < store::etcd::kRpcCount; ++i) {
       line("weft_etcd_requests_total",
            std::string("method=\"") + store::etcd::rpc_name(static_cast<store::etcd::Rpc>(i)) +
@@ -183,9 +185,9 @@ std::string metrics_text(const Published& pub) {
            static_cast<double>(counts.by_method[i]));
     }
   }
-  if (pub.firewall != nullptr) {
+  if (auto* firewall = pub.firewall.load(); firewall != nullptr) {
     m += "# TYPE weft_firewall_reapplied_total counter\n";
-    line("weft_firewall_reapplied_total", "", static_cast<double>(pub.firewall->reapplied()));
+    line("weft_firewall_reapplied_total", "", static_cast<double>(firewall->reapplied()));
   }
   return m;
 }
@@ -259,7 +261,8 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
           if (!pub.subnet_file_written) {
             return {false, "subnet.env not written yet"};
           }
-          if (pub.backend == nullptr || !pub.backend->synced()) {
+          auto* backend = pub.backend.load();
+          if (backend == nullptr || !backend->synced()) {
             return {false, "first sync of the data plane not done"};
           }
           return {true, ""};
@@ -385,38 +388,50 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     return 1;
   }
 
-  // 6. Traffic rules, then subnet.env (flanneld's order).
-  std::unique_ptr<Firewall> firewall;
-  if (o.ip_masq || o.iptables_forward_rules) {
-    auto fw = make_firewall(o, *cfg);
-    if (!fw.ok()) {
-      WEFT_ERROR("traffic rules: {}", fw.status().message());
-      return 1;
-    }
-    firewall = std::move(*fw);
-    if (auto st = firewall->apply(*own); !st.ok()) {
-      WEFT_ERROR("traffic rules: {}", st.message());
-      return 1;
-    }
-    pub.firewall = firewall.get();
-  }
-  if (auto st = write_subnet_file(o, *cfg, *own, (*be)->mtu()); st.ok()) {
-    pub.subnet_file_written = true;
-    WEFT_INFO("wrote {} (subnet {}, mtu {})", o.subnet_file, lease_text(*own), (*be)->mtu());
-  } else {
-    WEFT_WARN("writing {}: {}", o.subnet_file, st.message());
-  }
+  // The data plane converges from here, while the rules and subnet.env are written: the remote
+  // routes do not depend on either (flanneld starts its backend only after subnet.env).
   pub.backend = be->get();
   {
     std::lock_guard lock(leases_mu);
     own_configured = true;
     backend.set_leases(leases.all());
   }
+  std::jthread reconcile_thread([&backend](std::stop_token st) { backend.run(st); });
 
-  // 7. The loops: reconcile, keep the lease, resync the rules.
+  // 6. subnet.env and the traffic rules (the issue's order; flanneld installs the rules first).
+  // The rules (external iptables processes and the removal of the other engine's rules, tens of
+  // ms) go in while subnet.env is written; weftd is ready only once both are done, and a rule
+  // error still stops it.
+  std::unique_ptr<Firewall> firewall;
+  const bool want_rules = o.ip_masq || o.iptables_forward_rules;
+  std::future<base::Status> rules_applied;
+  if (want_rules) {
+    rules_applied = std::async(std::launch::async, [&]() -> base::Status {
+      auto fw = make_firewall(o, *cfg);
+      if (!fw.ok()) {
+        return fw.status();
+      }
+      firewall = std::move(*fw);
+      return firewall->apply(*own);
+    });
+  }
+  const base::Status written = write_subnet_file(o, *cfg, *own, (*be)->mtu());
+  if (written.ok()) {
+    WEFT_INFO("wrote {} (subnet {}, mtu {})", o.subnet_file, lease_text(*own), (*be)->mtu());
+  } else {
+    WEFT_WARN("writing {}: {}", o.subnet_file, written.message());
+  }
+  if (want_rules) {
+    if (auto st = rules_applied.get(); !st.ok()) {
+      WEFT_ERROR("traffic rules: {}", st.message());
+      return 1;
+    }
+    pub.firewall = firewall.get();
+  }
+  pub.subnet_file_written = written.ok(); // and the rules are in place: /readyz may say ready
+  // 7. The loops: keep the lease, resync the rules (the reconcile loop runs already).
   std::mutex own_mu;
   lease::Lease current = *own;
-  std::jthread reconcile_thread([&backend](std::stop_token st) { backend.run(st); });
   std::jthread keep_thread([&](std::stop_token st) {
     (void)(*store)->keep_lease(st, *own, [&](const lease::Lease& l) {
       std::lock_guard lock(own_mu);
@@ -453,6 +468,17 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   std::mutex wait_mu;
   std::condition_variable_any wait_cv;
   std::unique_lock lock(wait_mu);
+  // Once the data plane has converged, the buffers of the startup (the lease listing, netlink
+  // dumps) go back to the system instead of staying resident for the life of the daemon.
+  for (int i = 0; i < 3000 && !backend.synced(); ++i) {
+    if (wait_cv.wait_for(lock, stop, milliseconds(10), [] { return false; }) ||
+        stop.stop_requested()) {
+      break;
+    }
+  }
+  if (!stop.stop_requested()) {
+    ::malloc_trim(0);
+  }
   wait_cv.wait(lock, stop, [] { return false; });
   WEFT_INFO("shutting down; routes, rules and the lease stay in place (as flanneld)");
   rules_thread = {};

@@ -1,5 +1,7 @@
 #include "kernel/iptables_manager.h"
 
+#include <future>
+
 #include "base/log.h"
 #include "kernel/process.h"
 
@@ -32,20 +34,21 @@ std::vector<IptablesRule> IptablesRestoreManager::rules_for(const TrafficConfig&
 }
 
 base::Result<SavedTables> IptablesRestoreManager::save(bool ipv6) const {
+  // One process for both tables (nat and filter): every process costs milliseconds at startup.
+  // Tables that do not exist yet are simply absent from the dump.
+  std::vector<std::string> argv = prefix_;
+  argv.emplace_back(ipv6 ? "ip6tables-save" : "iptables-save");
+  auto r = run_process(argv);
+  if (!r.ok()) {
+    return r.status();
+  }
+  if (r->exit_code != 0) {
+    return base::unavailable(argv[prefix_.size()] + " exited " + std::to_string(r->exit_code) +
+                             ": " + r->err);
+  }
   SavedTables out;
-  for (const char* table : {"nat", "filter"}) {
-    std::vector<std::string> argv = prefix_;
-    argv.insert(argv.end(), {ipv6 ? "ip6tables-save" : "iptables-save", "-t", table});
-    auto r = run_process(argv);
-    if (!r.ok()) {
-      return r.status();
-    }
-    if (r->exit_code != 0) {
-      return base::unavailable(argv[prefix_.size()] + " -t " + table + " exited " +
-                               std::to_string(r->exit_code) + ": " + r->err);
-    }
-    auto parsed = parse_iptables_save(r->out);
-    for (auto& [name, t] : parsed) {
+  for (auto& [name, t] : parse_iptables_save(r->out)) {
+    if (name == "nat" || name == "filter") {
       out[name] = std::move(t);
     }
   }
@@ -90,19 +93,35 @@ base::Status IptablesRestoreManager::apply(const TrafficConfig& config) {
     WEFT_RETURN_IF_ERROR(cleanup());
   }
   config_ = config;
-  bool applied = false;
-  WEFT_RETURN_IF_ERROR(apply_family(false, false, &applied));
-  return apply_family(true, false, &applied);
+  return apply_both(false).status();
+}
+
+base::Result<bool> IptablesRestoreManager::apply_both(bool only_if_missing) {
+  // IPv4 and IPv6 are separate programs and tables: both families at once.
+  bool applied4 = false;
+  if (rules_for(*config_, true).empty()) {
+    WEFT_RETURN_IF_ERROR(apply_family(false, only_if_missing, &applied4));
+    return applied4;
+  }
+  bool applied6 = false;
+  auto v6 = std::async(std::launch::async,
+                       [&] { return apply_family(true, only_if_missing, &applied6); });
+  const base::Status st4 = apply_family(false, only_if_missing, &applied4);
+  const base::Status st6 = v6.get();
+  WEFT_RETURN_IF_ERROR(st4);
+  WEFT_RETURN_IF_ERROR(st6);
+  return applied4 || applied6;
 }
 
 base::Result<bool> IptablesRestoreManager::ensure() {
   if (!config_) {
     return false;
   }
-  bool applied = false;
-  WEFT_RETURN_IF_ERROR(apply_family(false, true, &applied));
-  WEFT_RETURN_IF_ERROR(apply_family(true, true, &applied));
-  if (applied) {
+  auto applied = apply_both(true);
+  if (!applied.ok()) {
+    return applied.status();
+  }
+  if (*applied) {
     WEFT_INFO("iptables: some flannel rules were missing; re-applied the whole set");
   }
   return applied;

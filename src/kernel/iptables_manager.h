@@ -27,6 +27,8 @@ private:
   base::Result<SavedTables> save(bool ipv6) const;
   base::Status restore(bool ipv6, const std::string& payload) const;
   base::Status apply_family(bool ipv6, bool only_if_missing, bool* applied);
+  // Both families concurrently; true if anything was (re)applied.
+  base::Result<bool> apply_both(bool only_if_missing);
 
   std::vector<std::string> prefix_;
   std::optional<TrafficConfig> config_;

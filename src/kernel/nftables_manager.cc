@@ -1,6 +1,9 @@
 #include "kernel/nftables_manager.h"
 
+#include <dlfcn.h>
 #include <nftables/libnftables.h>
+
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -73,11 +76,65 @@ std::string nft_cleanup_script() {
                      kIpv4Table, kIpv6Table);
 }
 
+// libnftables, loaded when first needed: weftd in iptables mode (the default) only touches it
+// to remove leftover nftables rules, and mapping it (with libnftnl, libmnl, libxtables, libgmp
+// and libjansson) at process start would cost every start milliseconds and resident pages.
+struct NftApi {
+  decltype(&::nft_ctx_new) ctx_new = nullptr;
+  decltype(&::nft_ctx_free) ctx_free = nullptr;
+  decltype(&::nft_ctx_buffer_output) buffer_output = nullptr;
+  decltype(&::nft_ctx_buffer_error) buffer_error = nullptr;
+  decltype(&::nft_run_cmd_from_buffer) run_cmd_from_buffer = nullptr;
+  decltype(&::nft_ctx_get_output_buffer) get_output_buffer = nullptr;
+  decltype(&::nft_ctx_get_error_buffer) get_error_buffer = nullptr;
+};
+
+namespace {
+
+constexpr const char* kLibNftables = "libnftables.so.1";
+
+// Loaded once per process; never unloaded. An error names the library and dlerror()'s reason.
+const base::Result<NftApi>& nft_api() {
+  static const base::Result<NftApi> api = []() -> base::Result<NftApi> {
+    void* lib = ::dlopen(kLibNftables, RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* why = ::dlerror();
+      return base::not_found(
+          fmt::format("loading {}: {}", kLibNftables, why != nullptr ? why : "unknown error"));
+    }
+    NftApi a;
+    bool missing = false;
+    std::string missing_name;
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+      if (fn == nullptr && !missing) {
+        missing = true;
+        missing_name = name;
+      }
+    };
+    load(a.ctx_new, "nft_ctx_new");
+    load(a.ctx_free, "nft_ctx_free");
+    load(a.buffer_output, "nft_ctx_buffer_output");
+    load(a.buffer_error, "nft_ctx_buffer_error");
+    load(a.run_cmd_from_buffer, "nft_run_cmd_from_buffer");
+    load(a.get_output_buffer, "nft_ctx_get_output_buffer");
+    load(a.get_error_buffer, "nft_ctx_get_error_buffer");
+    if (missing) {
+      return base::not_found(fmt::format("{} has no symbol {}", kLibNftables, missing_name));
+    }
+    return a;
+  }();
+  return api;
+}
+
+} // namespace
+
 struct NftablesManager::Ctx {
+  const NftApi* api = nullptr;
   nft_ctx* ctx = nullptr;
   ~Ctx() {
     if (ctx != nullptr) {
-      nft_ctx_free(ctx);
+      api->ctx_free(ctx);
     }
   }
 };
@@ -86,20 +143,26 @@ NftablesManager::NftablesManager(std::unique_ptr<Ctx> ctx) : ctx_(std::move(ctx)
 NftablesManager::~NftablesManager() = default;
 
 base::Result<std::unique_ptr<NftablesManager>> NftablesManager::create() {
+  const auto& api = nft_api();
+  if (!api.ok()) {
+    return api.status();
+  }
   auto ctx = std::make_unique<Ctx>();
-  ctx->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  ctx->api = &*api;
+  ctx->ctx = api->ctx_new(NFT_CTX_DEFAULT);
   if (ctx->ctx == nullptr) {
     return base::internal_error("nft_ctx_new failed");
   }
-  nft_ctx_buffer_output(ctx->ctx);
-  nft_ctx_buffer_error(ctx->ctx);
+  api->buffer_output(ctx->ctx);
+  api->buffer_error(ctx->ctx);
   return std::unique_ptr<NftablesManager>(new NftablesManager(std::move(ctx)));
 }
 
 base::Result<std::string> NftablesManager::run(const std::string& script) {
-  const int rc = nft_run_cmd_from_buffer(ctx_->ctx, script.c_str());
-  const char* out = nft_ctx_get_output_buffer(ctx_->ctx);
-  const char* err = nft_ctx_get_error_buffer(ctx_->ctx);
+  const NftApi& api = *ctx_->api;
+  const int rc = api.run_cmd_from_buffer(ctx_->ctx, script.c_str());
+  const char* out = api.get_output_buffer(ctx_->ctx);
+  const char* err = api.get_error_buffer(ctx_->ctx);
   if (rc != 0) {
     return base::unavailable(
         fmt::format("nft: {} (script:\n{})", err != nullptr ? err : "", script));

@@ -10,7 +10,8 @@ namespace {
 // the reconciler pairs entries by key.
 template <typename Entry, typename Replace, typename Remove>
 std::vector<base::Status> apply_split(const std::vector<reconcile::Change<Entry>>& batch,
-                                      Replace&& replace, Remove&& remove) {
+                                      Replace&& replace, Remove&& remove,
+                                      bool upserts_first = false) {
   std::vector<Entry> upserts;
   std::vector<Entry> deletes;
   std::vector<std::size_t> upsert_at;
@@ -25,19 +26,30 @@ std::vector<base::Status> apply_split(const std::vector<reconcile::Change<Entry>
     }
   }
   std::vector<base::Status> out(batch.size());
-  if (!deletes.empty()) {
-    auto results = remove(deletes);
-    for (std::size_t j = 0; j < delete_at.size(); ++j) {
-      out[delete_at[j]] =
-          j < results.size() ? results[j] : base::internal_error("missing delete result");
+  auto do_deletes = [&] {
+    if (!deletes.empty()) {
+      auto results = remove(deletes);
+      for (std::size_t j = 0; j < delete_at.size(); ++j) {
+        out[delete_at[j]] =
+            j < results.size() ? results[j] : base::internal_error("missing delete result");
+      }
     }
-  }
-  if (!upserts.empty()) {
-    auto results = replace(upserts);
-    for (std::size_t j = 0; j < upsert_at.size(); ++j) {
-      out[upsert_at[j]] =
-          j < results.size() ? results[j] : base::internal_error("missing replace result");
+  };
+  auto do_upserts = [&] {
+    if (!upserts.empty()) {
+      auto results = replace(upserts);
+      for (std::size_t j = 0; j < upsert_at.size(); ++j) {
+        out[upsert_at[j]] =
+            j < results.size() ? results[j] : base::internal_error("missing replace result");
+      }
     }
+  };
+  if (upserts_first) {
+    do_upserts();
+    do_deletes();
+  } else {
+    do_deletes();
+    do_upserts();
   }
   return out;
 }
@@ -49,13 +61,28 @@ std::string RouteTarget::name() const {
 }
 
 base::Result<std::vector<Route>> RouteTarget::list() {
-  auto routes = netlink_.list_routes(family_, table_, kWeftRouteProtocol);
-  if (routes.ok()) {
-    for (auto& r : *routes) {
-      // The kernel stores an IPv6 route added with metric 0 as 1024; report it as asked for.
-      if (family_of(r.dst) == AF_INET6 && r.metric == kIp6DefaultMetric) {
-        r.metric = 0;
-      }
+  auto routes = netlink_.list_routes(family_, table_,
+                                     adopt_within_.empty() ? std::optional<int>(kWeftRouteProtocol)
+                                                           : std::nullopt);
+  if (!routes.ok()) {
+    return routes;
+  }
+  std::erase_if(*routes, [&](const Route& r) {
+    if (r.protocol == kWeftRouteProtocol) {
+      return false;
+    }
+    if (r.protocol != kFlannelRouteProtocol) {
+      return true;
+    }
+    return std::none_of(adopt_within_.begin(), adopt_within_.end(), [&](const IpNet& n) {
+      return family_of(n) == family_of(r.dst) && contains(n, ip_of(r.dst)) &&
+             prefix_len_of(r.dst) >= prefix_len_of(n);
+    });
+  });
+  for (auto& r : *routes) {
+    // The kernel stores an IPv6 route added with metric 0 as 1024; report it as asked for.
+    if (family_of(r.dst) == AF_INET6 && r.metric == kIp6DefaultMetric) {
+      r.metric = 0;
     }
   }
   return routes;
@@ -73,10 +100,14 @@ std::vector<base::Status> RouteTarget::apply(const std::vector<reconcile::Change
       },
       [this](std::vector<Route> routes) {
         for (auto& r : routes) {
-          r.protocol = kWeftRouteProtocol; // the kernel then deletes only a route of ours
+          // The kernel then deletes only a route of ours (or the adopted flanneld route listed).
+          if (r.protocol != kFlannelRouteProtocol) {
+            r.protocol = kWeftRouteProtocol;
+          }
         }
         return netlink_.delete_routes(routes);
-      });
+      },
+      /*upserts_first=*/true); // a route replacing an adopted one is in before that one goes
 }
 
 std::string NeighTarget::name() const {

@@ -17,6 +17,12 @@ class RouteTarget final : public reconcile::Target<Route> {
 public:
   RouteTarget(Netlink& netlink, int family, int table = kMainTable)
       : netlink_(netlink), family_(family), table_(table) {}
+  // flanneld's routes (protocol boot) to pod subnets inside these networks are listed as well, so
+  // one that is not wanted exactly as it is (another metric, another next hop) is deleted once
+  // ours is in. Routes of other protocols, and boot routes outside them, are never touched.
+  void adopt_flannel_routes_within(std::vector<IpNet> networks) {
+    adopt_within_ = std::move(networks);
+  }
   std::string name() const override;
   base::Result<std::vector<Route>> list() override;
   std::vector<base::Status> apply(const std::vector<reconcile::Change<Route>>& batch) override;
@@ -25,6 +31,7 @@ private:
   Netlink& netlink_;
   int family_;
   int table_;
+  std::vector<IpNet> adopt_within_;
 };
 
 class NeighTarget final : public reconcile::Target<Neighbour> {

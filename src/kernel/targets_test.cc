@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "base/clock.h"
@@ -172,6 +173,35 @@ TEST(LookupRoute, LongestPrefixThenLowestMetric) {
   EXPECT_EQ(lookup_route(routes, *parse_ip("10.3.0.1"))->ifindex, 3);
   EXPECT_EQ(lookup_route(routes, *parse_ip("8.8.8.8"))->ifindex, 2);
   EXPECT_FALSE(lookup_route(routes, *parse_ip("fd00::1")).has_value());
+}
+
+TEST(SpreadMetric, OnePlusTheSubnetNumberInSixteenBits) {
+  EXPECT_EQ(spread_metric(*net::Ip4Net::parse("10.244.2.0/24")), 1 + 0xf402);
+  EXPECT_EQ(spread_metric(*net::Ip4Net::parse("10.244.2.0/26")), 1 + ((0x0af40200 >> 6) & 0xffff));
+  EXPECT_EQ(spread_metric(*net::Ip4Net::parse("0.0.0.0/0")), 1);
+  EXPECT_EQ(spread_metric(*net::Ip4Net::parse("10.0.0.1/32")), 1 + 0x0001);
+  // Neighbouring subnets never share a metric (the point of it).
+  EXPECT_NE(spread_metric(*net::Ip4Net::parse("10.244.2.0/24")),
+            spread_metric(*net::Ip4Net::parse("10.244.3.0/24")));
+}
+
+TEST(RouteTarget, ListsFlannelRoutesOnlyInsideAdoptedNetworks) {
+  FakeNetlink nl;
+  nl.routes["a"] = route("10.244.1.0/24", "192.168.0.2", 2);
+  nl.routes["b"] = route("10.244.2.0/24", "192.168.0.3", 2, kFlannelRouteProtocol);
+  nl.routes["c"] = route("10.9.0.0/16", "192.168.0.1", 2, kFlannelRouteProtocol); // outside
+  nl.routes["d"] = route("10.244.5.0/24", "192.168.0.1", 2, 4);                   // static
+  nl.routes["e"] = route("10.0.0.0/8", "192.168.0.1", 2, kFlannelRouteProtocol);  // wider
+  RouteTarget t(nl, AF_INET);
+  t.adopt_flannel_routes_within({*parse_net("10.244.0.0/16")});
+  auto listed = t.list();
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> got;
+  for (const auto& r : *listed) {
+    got.push_back(to_string(r.dst));
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"10.244.1.0/24", "10.244.2.0/24"}));
 }
 
 } // namespace

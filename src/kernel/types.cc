@@ -30,4 +30,10 @@ std::string FdbEntry::to_string() const {
   return fmt::format("{} dst {} dev #{}", mac.to_string(), kernel::to_string(dst), ifindex);
 }
 
+int spread_metric(const net::Ip4Net& subnet) {
+  const int host_bits = 32 - subnet.prefix_len();
+  const std::uint32_t number = host_bits >= 32 ? 0 : subnet.ip().value() >> host_bits;
+  return 1 + static_cast<int>(number & 0xffffu);
+}
+
 } // namespace weft::kernel

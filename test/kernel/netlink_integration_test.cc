@@ -130,6 +130,48 @@ TEST_F(NetlinkTest, RoutesConvergeAdoptFlannelRoutesAndSpareOthers) {
   EXPECT_EQ(r.counters().deleted, 3u);
 }
 
+TEST_F(NetlinkTest, FlannelRoutesAreReplacedByOursWithSpreadMetric) {
+  // flanneld's routes (metric 0, protocol boot) for two leases, a boot route outside the cluster
+  // network and an admin's static route inside it.
+  ASSERT_EQ(ns_->sh("ip route add 10.244.9.0/24 via 192.168.77.2 dev veth0 proto boot").exit_code,
+            0);
+  ASSERT_EQ(ns_->sh("ip route add 10.244.8.0/24 via 192.168.77.3 dev veth0 proto boot").exit_code,
+            0);
+  ASSERT_EQ(ns_->sh("ip route add 10.60.0.0/24 via 192.168.77.2 dev veth0 proto boot").exit_code,
+            0);
+  ASSERT_EQ(
+      ns_->sh("ip route add 10.244.50.0/24 via 192.168.77.2 dev veth0 proto static").exit_code, 0);
+  RouteTarget target(*nl_, AF_INET);
+  target.adopt_flannel_routes_within({*parse_net("10.244.0.0/16")});
+  base::ManualClock clock;
+  reconcile::Reconciler<Route> r(target, clock);
+  auto spread = [&](const std::string& dst, const std::string& gw) {
+    Route x = route(dst, gw);
+    x.metric = spread_metric(*net::Ip4Net::parse(dst));
+    return x;
+  };
+  // 10.244.8.0/24's lease is gone: flanneld's route for it goes too.
+  r.set_desired({spread("10.244.9.0/24", "192.168.77.2"), spread("10.244.1.0/24", "192.168.77.2")});
+  auto report = r.sync_once();
+  EXPECT_TRUE(report.converged()) << report.failed;
+  const auto shown = ns_->exec({"ip", "route", "show"}).out;
+  EXPECT_EQ(count_lines_with(shown, "10.244.9.0/24"), 1) << shown;
+  EXPECT_TRUE(contains_text(shown, fmt::format("10.244.9.0/24 via 192.168.77.2 dev veth0 proto 247 "
+                                               "metric {}",
+                                               1 + 0xf409)))
+      << shown;
+  EXPECT_TRUE(contains_text(shown, "10.244.1.0/24 via 192.168.77.2 dev veth0 proto 247 metric"))
+      << shown;
+  EXPECT_FALSE(contains_text(shown, "10.244.8.0/24")) << shown;
+  // (ip route show prints no "proto boot": it is the default.)
+  EXPECT_EQ(count_lines_with(shown, "10.60.0.0/24 via 192.168.77.2 dev veth0"), 1) << shown;
+  EXPECT_TRUE(contains_text(shown, "10.244.50.0/24 via 192.168.77.2 dev veth0 proto static"))
+      << shown;
+  // A second pass finds nothing to do.
+  r.trigger();
+  EXPECT_EQ(r.sync_once().applied, 0u);
+}
+
 TEST_F(NetlinkTest, FiveThousandRoutesInOneSync) {
   std::vector<Route> want;
   for (int i = 0; i < 5000; ++i) {
