@@ -233,7 +233,8 @@ private:
   }
 
   void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
-    VxlanEntries e = vxlan_entries(leases, own.subnet, own.ipv6_subnet, devices_);
+    mac_cache_.trim(2 * leases.size() + 16);
+    VxlanEntries e = vxlan_entries(leases, own.subnet, own.ipv6_subnet, devices_, &mac_cache_);
     for (const auto& s : e.skipped) {
       if (reported_.insert(s).second) {
         WEFT_WARN("vxlan: ignoring lease {}", s);
@@ -265,6 +266,7 @@ private:
   std::optional<kernel::LinkInfo> v4_dev_;
   std::optional<kernel::LinkInfo> v6_dev_;
   VxlanDevices devices_;
+  VtepMacCache mac_cache_;
   kernel::RouteTarget routes_;
   std::vector<std::unique_ptr<kernel::NeighTarget>> neighs_;
   std::vector<std::unique_ptr<kernel::FdbTarget>> fdbs_;

@@ -148,10 +148,21 @@ base::Result<net::MacAddr> parse_vtep_mac(const std::string& backend_data) {
   return net::MacAddr::parse(mac->get<std::string>());
 }
 
+const base::Result<net::MacAddr>& VtepMacCache::get(const std::string& backend_data) {
+  auto it = map_.find(backend_data);
+  if (it == map_.end()) {
+    it = map_.emplace(backend_data, parse_vtep_mac(backend_data)).first;
+  }
+  return it->second;
+}
+
 VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,
-                           const VxlanDevices& devices) {
+                           const VxlanDevices& devices, VtepMacCache* cache) {
+  auto vtep_mac = [&](const std::string& data) -> base::Result<net::MacAddr> {
+    return cache != nullptr ? cache->get(data) : parse_vtep_mac(data);
+  };
   VxlanEntries out;
   for (const auto& l : leases) {
     if (l.attrs.backend_type != config::kBackendVxlan || is_own(l, own_subnet, own_ipv6_subnet)) {
@@ -166,7 +177,7 @@ VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
         r.ifindex = devices.uplink_ifindex;
         r.metric = kernel::spread_metric(dst);
         out.routes.push_back(r);
-      } else if (auto mac = parse_vtep_mac(l.attrs.backend_data); mac.ok()) {
+      } else if (auto mac = vtep_mac(l.attrs.backend_data); mac.ok()) {
         kernel::Route r;
         r.dst = dst;
         r.gateway = dst.ip();
@@ -182,7 +193,7 @@ VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
     }
     if (l.ipv6_subnet && devices.v6_ifindex != 0 && l.attrs.public_ipv6) {
       const net::Ip6Net dst = l.ipv6_subnet->network();
-      if (auto mac = parse_vtep_mac(l.attrs.backend_v6_data); mac.ok()) {
+      if (auto mac = vtep_mac(l.attrs.backend_v6_data); mac.ok()) {
         kernel::Route r;
         r.dst = dst;
         r.gateway = dst.ip();

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -36,6 +37,23 @@ base::Result<VxlanConfig> parse_vxlan_config(const std::string& backend_json);
 std::string vxlan_backend_data(std::uint32_t vni, const net::MacAddr& mac);
 base::Result<net::MacAddr> parse_vtep_mac(const std::string& backend_data);
 
+// parse_vtep_mac() remembered by BackendData text: the entries are recomputed for every lease on
+// each change, and a lease's JSON is then parsed once instead of once per change.
+class VtepMacCache {
+public:
+  const base::Result<net::MacAddr>& get(const std::string& backend_data);
+  // Forgets everything once more than `limit` texts are held (leases that left).
+  void trim(std::size_t limit) {
+    if (map_.size() > limit) {
+      map_.clear();
+    }
+  }
+  std::size_t size() const { return map_.size(); }
+
+private:
+  std::unordered_map<std::string, base::Result<net::MacAddr>> map_;
+};
+
 struct VxlanEntries {
   std::vector<kernel::Route> routes;
   std::vector<kernel::Neighbour> neighbours;
@@ -56,6 +74,6 @@ struct VxlanDevices {
 VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,
-                           const VxlanDevices& devices);
+                           const VxlanDevices& devices, VtepMacCache* cache = nullptr);
 
 } // namespace weft::backend

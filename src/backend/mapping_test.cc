@@ -106,5 +106,37 @@ TEST(Vxlan, DirectRoutingUsesUplinkForPeersOnTheSameSubnet) {
   EXPECT_EQ(e.neighbours.size(), 1u);
 }
 
+TEST(Vxlan, VtepMacCacheParsesEachBackendDataOnce) {
+  VtepMacCache cache;
+  const std::string good = R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})";
+  const std::string bad = R"({"VNI":1})";
+  ASSERT_TRUE(cache.get(good).ok());
+  EXPECT_EQ(cache.get(good)->to_string(), "0e:00:00:00:00:03");
+  EXPECT_FALSE(cache.get(bad).ok());
+  EXPECT_EQ(cache.get(bad).status().message(), parse_vtep_mac(bad).status().message());
+  EXPECT_EQ(cache.size(), 2u);
+  cache.trim(2);
+  EXPECT_EQ(cache.size(), 2u);
+  cache.trim(1);
+  EXPECT_EQ(cache.size(), 0u);
+
+  // The entries are the same with and without the cache.
+  std::vector<lease::Lease> leases = {
+      make_lease("10.244.2.0/24", "10.250.0.12", "vxlan", good.c_str()),
+      make_lease("10.244.3.0/24", "10.250.0.13", "vxlan", bad.c_str()),
+  };
+  VxlanDevices dev;
+  dev.v4_ifindex = 9;
+  dev.uplink_ifindex = 2;
+  auto plain = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
+  auto cached =
+      vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev, &cache);
+  EXPECT_EQ(plain.routes, cached.routes);
+  EXPECT_EQ(plain.neighbours, cached.neighbours);
+  EXPECT_EQ(plain.fdb, cached.fdb);
+  EXPECT_EQ(plain.skipped, cached.skipped);
+  EXPECT_EQ(cached.routes.size(), 1u);
+}
+
 } // namespace
 } // namespace weft::backend

@@ -388,16 +388,6 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     return 1;
   }
 
-  // The data plane converges from here, while the rules and subnet.env are written: the remote
-  // routes do not depend on either (flanneld starts its backend only after subnet.env).
-  pub.backend = be->get();
-  {
-    std::lock_guard lock(leases_mu);
-    own_configured = true;
-    backend.set_leases(leases.all());
-  }
-  std::jthread reconcile_thread([&backend](std::stop_token st) { backend.run(st); });
-
   // 6. subnet.env and the traffic rules (the order; flanneld installs the rules first).
   // The rules (external iptables processes and the removal of the other engine's rules, tens of
   // ms) go in while subnet.env is written; weftd is ready only once both are done, and a rule
@@ -421,6 +411,15 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   } else {
     WEFT_WARN("writing {}: {}", o.subnet_file, written.message());
   }
+  // The data plane converges from here, while the rules go in: the remote routes depend on
+  // neither (flanneld starts its backend after subnet.env too).
+  pub.backend = be->get();
+  {
+    std::lock_guard lock(leases_mu);
+    own_configured = true;
+    backend.set_leases(leases.all());
+  }
+  std::jthread reconcile_thread([&backend](std::stop_token st) { backend.run(st); });
   if (want_rules) {
     if (auto st = rules_applied.get(); !st.ok()) {
       WEFT_ERROR("traffic rules: {}", st.message());
