@@ -48,4 +48,36 @@ std::vector<Change<Entry>> diff(const std::vector<Entry>& desired,
   return changes;
 }
 
+// The same against actual entries already held by key (a reconciler's cache of its target):
+// no copy of them and no second index. Deletes come in the map's order.
+template <typename Entry>
+std::vector<Change<Entry>> diff(const std::vector<Entry>& desired,
+                                const std::unordered_map<KeyOf<Entry>, Entry>& actual) {
+  using Key = KeyOf<Entry>;
+  std::unordered_map<Key, const Entry*> want;
+  want.reserve(desired.size());
+  for (const Entry& e : desired) {
+    want.emplace(e.key(), &e); // the first entry for a key wins
+  }
+  std::vector<Change<Entry>> changes;
+  for (const auto& [key, e] : actual) {
+    if (want.find(key) == want.end()) {
+      changes.push_back(Change<Entry>{Op::kDelete, e, std::nullopt});
+    }
+  }
+  for (const Entry& e : desired) {
+    const Key key = e.key();
+    if (want.find(key)->second != &e) {
+      continue; // a later duplicate in desired
+    }
+    auto h = actual.find(key);
+    if (h == actual.end()) {
+      changes.push_back(Change<Entry>{Op::kCreate, e, std::nullopt});
+    } else if (!(h->second == e)) {
+      changes.push_back(Change<Entry>{Op::kUpdate, e, h->second});
+    }
+  }
+  return changes;
+}
+
 } // namespace weft::reconcile

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <tuple>
+#include <unordered_map>
 
 namespace weft::reconcile {
 namespace {
@@ -50,6 +53,28 @@ RC_GTEST_PROP(DiffProperty, ApplyingTheDiffConverges,
     }
   }
   RC_ASSERT(state == desired);
+}
+
+// Diffing against a reconciler's cache (actual held by key) gives the same changes, with the
+// deletes in any order.
+RC_GTEST_PROP(DiffProperty, AgainstAKeyedCacheIsTheSame,
+              (const std::map<int, int>& desired, const std::map<int, int>& actual)) {
+  std::unordered_map<int, Kv> cache;
+  for (const auto& [k, v] : actual) {
+    cache.emplace(k, Kv{k, v});
+  }
+  auto by_vector = diff(to_entries(desired), to_entries(actual));
+  auto by_map = diff(to_entries(desired), cache);
+  auto canon = [](std::vector<Change<Kv>> c) {
+    std::vector<std::tuple<int, int, int, int>> out;
+    for (const auto& x : c) {
+      out.emplace_back(static_cast<int>(x.op), x.entry.k, x.entry.v,
+                       x.previous ? x.previous->v : -1);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  RC_ASSERT(canon(by_vector) == canon(by_map));
 }
 
 } // namespace

@@ -113,12 +113,7 @@ public:
     const auto start = clock_.now();
     const bool from_cache = options_.cache_actual && cache_valid_ && start < next_list_;
     std::vector<Entry> listed;
-    if (from_cache) {
-      listed.reserve(cache_.size());
-      for (const auto& [key, entry] : cache_) {
-        listed.push_back(entry);
-      }
-    } else {
+    if (!from_cache) {
       auto actual = target_.list();
       if (!actual.ok()) {
         const auto delay = list_backoff_.next();
@@ -144,7 +139,8 @@ public:
       }
     }
     report.listed = true;
-    std::vector<Change<Entry>> changes = diff(*desired, listed);
+    std::vector<Change<Entry>> changes =
+        from_cache ? diff(*desired, cache_) : diff(*desired, listed);
     report.changes = changes.size();
     forget_settled_keys(changes);
 
