@@ -228,11 +228,25 @@ base::Result<EtcdStore::Parsed> EtcdStore::leases_for_acquire(bool allow_mirror)
     mirror_cv_.wait_for(lock, config_.call_timeout, [&] { return !mirror_starting_; });
     if (mirror_live_) {
       Parsed out;
+      out.slim = true;
       out.leases.reserve(mirror_.size());
       out.kvs.reserve(mirror_.size());
       for (const auto& [key, m] : mirror_) {
-        out.leases.push_back(m.lease);
-        out.kvs.push_back(m.kv);
+        lease::Lease& l = out.leases.emplace_back();
+        l.enable_ipv4 = m.lease.enable_ipv4;
+        l.enable_ipv6 = m.lease.enable_ipv6;
+        l.subnet = m.lease.subnet;
+        l.ipv6_subnet = m.lease.ipv6_subnet;
+        l.attrs.public_ip = m.lease.attrs.public_ip;
+        l.attrs.public_ipv6 = m.lease.attrs.public_ipv6;
+        l.expiration = m.lease.expiration;
+        l.asof = m.lease.asof;
+        KeyValue& kv = out.kvs.emplace_back();
+        kv.key = m.kv.key;
+        kv.create_revision = m.kv.create_revision;
+        kv.mod_revision = m.kv.mod_revision;
+        kv.version = m.kv.version;
+        kv.lease = m.kv.lease;
       }
       return out;
     }
@@ -247,16 +261,26 @@ base::Result<EtcdStore::Parsed> EtcdStore::leases_for_acquire(bool allow_mirror)
   return parse_kvs(std::move(r->kvs));
 }
 
-void EtcdStore::mirror_reset(const Parsed& parsed) {
+void EtcdStore::mirror_reset(std::vector<KeyValue>&& kvs, const std::vector<lease::Lease>& leases) {
   std::lock_guard lock(mirror_mu_);
   mirror_.clear();
-  mirror_.reserve(parsed.kvs.size());
-  for (std::size_t i = 0; i < parsed.kvs.size(); ++i) {
-    mirror_.emplace(parsed.kvs[i].key, Mirrored{parsed.kvs[i], parsed.leases[i]});
+  mirror_.reserve(kvs.size());
+  for (std::size_t i = 0; i < kvs.size(); ++i) {
+    std::string key = kvs[i].key;
+    mirror_.emplace(std::move(key), Mirrored{std::move(kvs[i]), leases[i]});
   }
   mirror_live_ = true;
   mirror_starting_ = false;
   mirror_cv_.notify_all();
+}
+
+std::optional<KeyValue> EtcdStore::mirror_lookup(const std::string& key) {
+  std::lock_guard lock(mirror_mu_);
+  auto it = mirror_.find(key);
+  if (it == mirror_.end()) {
+    return std::nullopt;
+  }
+  return it->second.kv;
 }
 
 void EtcdStore::mirror_put(const KeyValue& kv, const lease::Lease& lease) {
@@ -323,7 +347,14 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
     }
 
     if (alloc->reused && alloc->reused_index) {
-      const KeyValue& kv = parsed.kvs[*alloc->reused_index];
+      std::optional<KeyValue> whole;
+      if (parsed.slim) { // the value to compare against is in the mirror
+        whole = mirror_lookup(parsed.kvs[*alloc->reused_index].key);
+        if (!whole) {
+          continue; // gone meanwhile: list again
+        }
+      }
+      const KeyValue& kv = whole ? *whole : parsed.kvs[*alloc->reused_index];
       const lease::Lease& old = input.existing[*alloc->reused_index];
       WEFT_INFO("Found lease ({}) for current IP ({}), reusing",
                 subnets_text(old.subnet, old.ipv6_subnet), attrs.public_ip.to_string());
@@ -519,7 +550,7 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
       }
       Parsed parsed = parse_kvs(std::move(r->kvs));
       if (owns_mirror) {
-        mirror_reset(parsed);
+        mirror_reset(std::move(parsed.kvs), parsed.leases);
       }
       LeaseBatch batch;
       batch.reset = true;

@@ -76,6 +76,9 @@ private:
   struct Parsed {
     std::vector<lease::Lease> leases;
     std::vector<KeyValue> kvs; // parallel to leases
+    // From the watch's mirror: kvs carry no value and leases no backend data (an acquire needs
+    // neither for all leases; mirror_lookup() gives the whole entry of the one it reuses).
+    bool slim = false;
   };
   // What this store wrote for the lease it holds (to renew/release it safely).
   struct Own {
@@ -91,7 +94,8 @@ private:
   // that is still reading its snapshot), else a serializable ranged read.
   base::Result<Parsed> leases_for_acquire(bool allow_mirror);
   // Mirror maintenance by the watch that owns it.
-  void mirror_reset(const Parsed& parsed);
+  void mirror_reset(std::vector<KeyValue>&& kvs, const std::vector<lease::Lease>& leases);
+  std::optional<KeyValue> mirror_lookup(const std::string& key);
   void mirror_put(const KeyValue& kv, const lease::Lease& lease);
   void mirror_erase(const std::string& key);
   void mirror_set_live(bool live);
