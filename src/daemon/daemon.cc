@@ -339,8 +339,9 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   LeaseSet leases;
   bool own_configured = false;
   backend::Backend& backend = **be;
-  std::condition_variable_any snapshot_cv;
-  bool snapshot_seen = false;
+  // The acquire below allocates from the watch's snapshot instead of listing the leases again
+  // (one ranged read per start); if etcd does not answer soon, it reads them itself.
+  (*store)->expect_watch();
   std::jthread watch_thread([&](std::stop_token st) {
     (void)(*store)->watch_leases(st, [&](const store::LeaseBatch& batch) {
       std::lock_guard lock(leases_mu);
@@ -349,18 +350,8 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
       if (own_configured) {
         backend.set_leases(leases.all());
       }
-      if (batch.reset && !snapshot_seen) {
-        snapshot_seen = true;
-        snapshot_cv.notify_all();
-      }
     });
   });
-  {
-    // The acquire allocates from the watch's snapshot instead of listing the leases again
-    // (one ranged read per start). If etcd does not answer soon, the acquire reads it itself.
-    std::unique_lock lock(leases_mu);
-    snapshot_cv.wait_for(lock, stop, std::chrono::seconds(5), [&] { return snapshot_seen; });
-  }
 
   // 5. The lease, keeping the previous subnet from subnet.env when possible.
   store::AcquireOptions ao;

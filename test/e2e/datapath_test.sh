@@ -84,6 +84,17 @@ ready_all() {
   for i in 1 2 3; do cluster_exec "n$i" curl -sf http://127.0.0.1:8081/readyz || return 1; done
 }
 check "every node reports ready" until_ok 20 ready_all
+# The acquire allocates from the lease watch's snapshot: a start reads the config and lists the
+# leases once, so two Range calls in all (weftd's /metrics).
+ranges_at_start() {
+  local i n
+  for i in 1 2 3; do
+    n=$(cluster_exec "n$i" curl -sf http://127.0.0.1:8081/metrics |
+      sed -n 's/^weft_etcd_requests_total{method="Range"} //p')
+    [ "$n" = 2 ] || { echo "n$i made $n Range calls" >&2; return 1; }
+  done
+}
+check "each node listed the leases once at start" ranges_at_start
 check "every pod pings every other pod (IPv4)" until_ok 20 ping_all -4 cluster_pod_ip
 if [ "$STACK" = dual ]; then
   check "every pod pings every other pod (IPv6)" until_ok 20 ping_all -6 cluster_pod_ip6

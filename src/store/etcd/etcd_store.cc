@@ -293,6 +293,13 @@ void EtcdStore::mirror_erase(const std::string& key) {
   mirror_.erase(key);
 }
 
+void EtcdStore::expect_watch() {
+  std::lock_guard lock(mirror_mu_);
+  if (!mirror_live_) {
+    mirror_starting_ = true;
+  }
+}
+
 void EtcdStore::mirror_set_live(bool live) {
   std::lock_guard lock(mirror_mu_);
   mirror_live_ = live;

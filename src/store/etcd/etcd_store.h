@@ -64,6 +64,11 @@ public:
   base::Result<std::unique_ptr<Election>>
   make_election(const std::string& name, const std::string& id, std::chrono::seconds ttl) override;
 
+  // Says that watch_leases() is about to run on another thread: until its snapshot is in (or
+  // the call timeout passes), an acquire waits for it and allocates from it instead of listing
+  // the leases itself.
+  void expect_watch();
+
   // Calls made so far, per etcd RPC method.
   RpcCounts rpc_counts() const { return client_->counts(); }
   std::string current_endpoint() const { return client_->current_endpoint(); }
