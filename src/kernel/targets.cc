@@ -74,9 +74,14 @@ base::Result<std::vector<Route>> RouteTarget::list() {
     if (r.protocol != kFlannelRouteProtocol) {
       return true;
     }
+    // What flanneld makes: a route via a next hop to a lease subnet, strictly inside the cluster
+    // network. A blackhole (no gateway) or a route for the whole network is someone else's.
+    if (!r.gateway) {
+      return true;
+    }
     return std::none_of(adopt_within_.begin(), adopt_within_.end(), [&](const IpNet& n) {
       return family_of(n) == family_of(r.dst) && contains(n, ip_of(r.dst)) &&
-             prefix_len_of(r.dst) >= prefix_len_of(n);
+             prefix_len_of(r.dst) > prefix_len_of(n);
     });
   });
   for (auto& r : *routes) {

@@ -17,9 +17,10 @@ class RouteTarget final : public reconcile::Target<Route> {
 public:
   RouteTarget(Netlink& netlink, int family, int table = kMainTable)
       : netlink_(netlink), family_(family), table_(table) {}
-  // flanneld's routes (protocol boot) to pod subnets inside these networks are listed as well, so
-  // one that is not wanted exactly as it is (another metric, another next hop) is deleted once
-  // ours is in. Routes of other protocols, and boot routes outside them, are never touched.
+  // flanneld's routes (protocol boot, via a next hop, to a subnet strictly inside one of these
+  // networks) are listed as well, so one that is not wanted exactly as it is (another metric,
+  // another next hop) is deleted once ours is in. Routes of other protocols, boot routes outside
+  // them, for a whole network or without a next hop (a blackhole) are never touched.
   void adopt_flannel_routes_within(std::vector<IpNet> networks) {
     adopt_within_ = std::move(networks);
   }

@@ -189,9 +189,13 @@ TEST(RouteTarget, ListsFlannelRoutesOnlyInsideAdoptedNetworks) {
   FakeNetlink nl;
   nl.routes["a"] = route("10.244.1.0/24", "192.168.0.2", 2);
   nl.routes["b"] = route("10.244.2.0/24", "192.168.0.3", 2, kFlannelRouteProtocol);
-  nl.routes["c"] = route("10.9.0.0/16", "192.168.0.1", 2, kFlannelRouteProtocol); // outside
-  nl.routes["d"] = route("10.244.5.0/24", "192.168.0.1", 2, 4);                   // static
-  nl.routes["e"] = route("10.0.0.0/8", "192.168.0.1", 2, kFlannelRouteProtocol);  // wider
+  nl.routes["c"] = route("10.9.0.0/16", "192.168.0.1", 2, kFlannelRouteProtocol);   // outside
+  nl.routes["d"] = route("10.244.5.0/24", "192.168.0.1", 2, 4);                     // static
+  nl.routes["e"] = route("10.0.0.0/8", "192.168.0.1", 2, kFlannelRouteProtocol);    // wider
+  nl.routes["f"] = route("10.244.0.0/16", "192.168.0.1", 2, kFlannelRouteProtocol); // whole net
+  Route blackhole = route("10.244.7.0/24", "192.168.0.1", 2, kFlannelRouteProtocol);
+  blackhole.gateway.reset();
+  nl.routes["g"] = blackhole;
   RouteTarget t(nl, AF_INET);
   t.adopt_flannel_routes_within({*parse_net("10.244.0.0/16")});
   auto listed = t.list();

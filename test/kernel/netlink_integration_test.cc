@@ -141,6 +141,8 @@ TEST_F(NetlinkTest, FlannelRoutesAreReplacedByOursWithSpreadMetric) {
             0);
   ASSERT_EQ(
       ns_->sh("ip route add 10.244.50.0/24 via 192.168.77.2 dev veth0 proto static").exit_code, 0);
+  // An admin's blackhole inside the cluster network (proto boot by default): not flanneld's.
+  ASSERT_EQ(ns_->sh("ip route add blackhole 10.244.77.0/24").exit_code, 0);
   RouteTarget target(*nl_, AF_INET);
   target.adopt_flannel_routes_within({*parse_net("10.244.0.0/16")});
   base::ManualClock clock;
@@ -167,6 +169,7 @@ TEST_F(NetlinkTest, FlannelRoutesAreReplacedByOursWithSpreadMetric) {
   EXPECT_EQ(count_lines_with(shown, "10.60.0.0/24 via 192.168.77.2 dev veth0"), 1) << shown;
   EXPECT_TRUE(contains_text(shown, "10.244.50.0/24 via 192.168.77.2 dev veth0 proto static"))
       << shown;
+  EXPECT_TRUE(contains_text(shown, "blackhole 10.244.77.0/24")) << shown;
   // A second pass finds nothing to do.
   r.trigger();
   EXPECT_EQ(r.sync_once().applied, 0u);
