@@ -208,5 +208,24 @@ TEST(RouteTarget, ListsFlannelRoutesOnlyInsideAdoptedNetworks) {
   EXPECT_EQ(got, (std::vector<std::string>{"10.244.1.0/24", "10.244.2.0/24"}));
 }
 
+TEST(RouteTarget, AdoptedFlannelRouteWithTheSameKeyIsStampedOurs) {
+  // An IPv6 route keeps metric 0 in both: flanneld's route is replaced in place, not duplicated.
+  FakeNetlink nl;
+  nl.routes["fd00:244:0:2::/64"] =
+      route("fd00:244:0:2::/64", "fd00:250::12", 2, kFlannelRouteProtocol);
+  RouteTarget t(nl, AF_INET6);
+  t.adopt_flannel_routes_within({*parse_net("fd00:244::/48")});
+  base::ManualClock clock;
+  reconcile::Reconciler<Route> r(t, clock);
+  r.set_desired({route("fd00:244:0:2::/64", "fd00:250::12", 2)});
+  auto report = r.sync_once();
+  EXPECT_TRUE(report.converged());
+  EXPECT_EQ(report.applied, 1u);
+  ASSERT_EQ(nl.routes.size(), 1u);
+  EXPECT_EQ(nl.routes.begin()->second.protocol, kWeftRouteProtocol);
+  r.trigger();
+  EXPECT_EQ(r.sync_once().applied, 0u);
+}
+
 } // namespace
 } // namespace weft::kernel

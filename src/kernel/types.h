@@ -50,10 +50,11 @@ struct Route {
 
   // The kernel identifies a unicast route by table, destination and metric (and TOS, unused).
   RouteKey key() const { return {table, dst, metric}; }
-  // Equality for diffing ignores the protocol: list() only returns ours.
+  // Equality for diffing includes the protocol: a listed flanneld route (protocol boot) that is
+  // otherwise as wanted is replaced in place, stamped with ours.
   friend bool operator==(const Route& a, const Route& b) {
-    return std::tie(a.dst, a.gateway, a.ifindex, a.onlink, a.table, a.metric) ==
-           std::tie(b.dst, b.gateway, b.ifindex, b.onlink, b.table, b.metric);
+    return std::tie(a.dst, a.gateway, a.ifindex, a.onlink, a.table, a.metric, a.protocol) ==
+           std::tie(b.dst, b.gateway, b.ifindex, b.onlink, b.table, b.metric, b.protocol);
   }
   std::string to_string() const;
 };
