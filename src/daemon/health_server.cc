@@ -22,6 +22,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/fd.h"
 #include "base/log.h"
 
 namespace weft::daemon {
@@ -45,34 +46,7 @@ constexpr std::size_t kMaxHead = 8 * 1024;
 constexpr int kBacklog = 64;
 constexpr std::string_view kAllowed = "GET, HEAD";
 
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-
-private:
-  int fd_ = -1;
-};
+using base::Fd;
 
 enum class Wait { kReady, kTimeout, kStopped, kError };
 

@@ -12,23 +12,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/fd.h"
+
 extern char** environ;
 
 namespace weft::kernel {
-namespace {
 
-struct Fd {
-  int fd = -1;
-  ~Fd() { reset(); }
-  void reset() {
-    if (fd >= 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-};
-
-} // namespace
+using base::Fd;
 
 base::Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                         std::string_view stdin_data) {
@@ -41,14 +31,14 @@ base::Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     if (::pipe2(p, O_CLOEXEC) != 0) {
       return base::internal_error(std::string("pipe2: ") + std::strerror(errno));
     }
-    (*pair)[0].fd = p[0];
-    (*pair)[1].fd = p[1];
+    (*pair)[0] = Fd(p[0]);
+    (*pair)[1] = Fd(p[1]);
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0].fd, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1].fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1].fd, 2);
+  posix_spawn_file_actions_adddup2(&actions, in[0].get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1].get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1].get(), 2);
   std::vector<char*> args;
   for (const auto& a : argv) {
     args.push_back(const_cast<char*>(a.c_str()));
@@ -65,7 +55,7 @@ base::Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   err[1].reset();
   // Non-blocking, so a large stdin is written as the child reads it while we drain its output;
   // a blocking write of more than a pipe buffer would deadlock against a child blocked on stdout.
-  ::fcntl(in[1].fd, F_SETFL, ::fcntl(in[1].fd, F_GETFL) | O_NONBLOCK);
+  ::fcntl(in[1].get(), F_SETFL, ::fcntl(in[1].get(), F_GETFL) | O_NONBLOCK);
 
   // A child that exits before reading all of stdin must not kill us with SIGPIPE: block it on
   // this thread and swallow a pending one before restoring the mask.
@@ -81,17 +71,17 @@ base::Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     in[1].reset();
   }
   char buf[8192];
-  while (out[0].fd >= 0 || err[0].fd >= 0) {
+  while (out[0].get() >= 0 || err[0].get() >= 0) {
     std::array<pollfd, 3> fds{};
     nfds_t n = 0;
-    if (in[1].fd >= 0) {
-      fds[n++] = {in[1].fd, POLLOUT, 0};
+    if (in[1].get() >= 0) {
+      fds[n++] = {in[1].get(), POLLOUT, 0};
     }
-    if (out[0].fd >= 0) {
-      fds[n++] = {out[0].fd, POLLIN, 0};
+    if (out[0].get() >= 0) {
+      fds[n++] = {out[0].get(), POLLIN, 0};
     }
-    if (err[0].fd >= 0) {
-      fds[n++] = {err[0].fd, POLLIN, 0};
+    if (err[0].get() >= 0) {
+      fds[n++] = {err[0].get(), POLLIN, 0};
     }
     if (::poll(fds.data(), n, -1) < 0) {
       if (errno == EINTR) {
@@ -103,9 +93,9 @@ base::Result<ProcessResult> run_process(const std::vector<std::string>& argv,
       if (fds[i].revents == 0) {
         continue;
       }
-      if (fds[i].fd == in[1].fd) {
+      if (fds[i].fd == in[1].get()) {
         const ssize_t w =
-            ::write(in[1].fd, stdin_data.data() + written, stdin_data.size() - written);
+            ::write(in[1].get(), stdin_data.data() + written, stdin_data.size() - written);
         if (w < 0 && errno == EPIPE) {
           got_epipe = true;
           in[1].reset();
@@ -119,9 +109,9 @@ base::Result<ProcessResult> run_process(const std::vector<std::string>& argv,
         }
         continue;
       }
-      Fd& src = fds[i].fd == out[0].fd ? out[0] : err[0];
-      std::string& dst = fds[i].fd == out[0].fd ? result.out : result.err;
-      const ssize_t r = ::read(src.fd, buf, sizeof buf);
+      Fd& src = fds[i].fd == out[0].get() ? out[0] : err[0];
+      std::string& dst = fds[i].fd == out[0].get() ? result.out : result.err;
+      const ssize_t r = ::read(src.get(), buf, sizeof buf);
       if (r > 0) {
         dst.append(buf, static_cast<std::size_t>(r));
       } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {

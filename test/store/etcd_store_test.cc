@@ -52,6 +52,25 @@ protected:
     return o;
   }
 
+  // Every store acquires (client i as node i + 1) at the same moment; the results in order.
+  std::vector<base::Result<lease::Lease>>
+  acquire_at_once(const std::vector<std::unique_ptr<EtcdStore>>& stores, const std::string& cfg) {
+    const std::size_t n = stores.size();
+    std::vector<base::Result<lease::Lease>> results(n, base::internal_error("not run"));
+    std::latch go(static_cast<std::ptrdiff_t>(n));
+    {
+      std::vector<std::jthread> threads;
+      for (std::size_t i = 0; i < n; ++i) {
+        threads.emplace_back([&, i] {
+          auto o = options(cfg);
+          go.arrive_and_wait();
+          results[i] = stores[i]->acquire_lease(attrs_for(static_cast<int>(i) + 1), o);
+        });
+      }
+    }
+    return results;
+  }
+
   std::unique_ptr<EtcdCluster> cluster_;
 };
 
@@ -255,19 +274,7 @@ TEST_F(EtcdStoreTest, ConcurrentClientsWithWatchesGetDistinctSubnets) {
   }
   const std::string cfg =
       R"({"Network":"10.5.0.0/16","SubnetMin":"10.5.1.0","SubnetMax":"10.5.20.0"})";
-  std::vector<base::Result<lease::Lease>> results(kClients, base::internal_error("not run"));
-  std::latch go(kClients);
-  {
-    std::vector<std::jthread> threads;
-    for (int i = 0; i < kClients; ++i) {
-      threads.emplace_back([&, i] {
-        auto o = options(cfg);
-        go.arrive_and_wait();
-        results[static_cast<std::size_t>(i)] =
-            stores[static_cast<std::size_t>(i)]->acquire_lease(attrs_for(i + 1), o);
-      });
-    }
-  }
+  auto results = acquire_at_once(stores, cfg);
   std::set<std::string> subnets;
   for (int i = 0; i < kClients; ++i) {
     const auto& r = results[static_cast<std::size_t>(i)];
@@ -296,19 +303,7 @@ TEST_F(EtcdStoreTest, SixtyFourConcurrentClientsGetDistinctSubnets) {
   // Spread the initial picks little: a small range makes collisions (lost races) likely.
   const std::string cfg =
       R"({"Network":"10.5.0.0/16","SubnetMin":"10.5.1.0","SubnetMax":"10.5.100.0"})";
-  std::vector<base::Result<lease::Lease>> results(kClients, base::internal_error("not run"));
-  std::latch go(kClients);
-  {
-    std::vector<std::jthread> threads;
-    for (int i = 0; i < kClients; ++i) {
-      threads.emplace_back([&, i] {
-        auto o = options(cfg);
-        go.arrive_and_wait();
-        results[static_cast<std::size_t>(i)] =
-            stores[static_cast<std::size_t>(i)]->acquire_lease(attrs_for(i + 1), o);
-      });
-    }
-  }
+  auto results = acquire_at_once(stores, cfg);
   std::set<std::string> subnets;
   std::uint64_t txns = 0;
   for (int i = 0; i < kClients; ++i) {

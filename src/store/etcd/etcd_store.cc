@@ -533,10 +533,12 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
   });
   bool need_list = true;
   std::int64_t next_rev = 0;
-  std::string failing; // the last error logged, for one line per change of state
+  std::string failing;      // the last error logged, for one line per change of state
+  bool mirror_live = false; // as last told to the mirror, so it is told once per change
   auto fail = [&](const std::string& what, const base::Status& st) {
     if (owns_mirror) {
       mirror_set_live(false);
+      mirror_live = false;
     }
     const std::string msg = fmt::format("{}: {}", what, st.to_string());
     if (failing.empty()) {
@@ -557,7 +559,8 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
       }
       Parsed parsed = parse_kvs(std::move(r->kvs));
       if (owns_mirror) {
-        mirror_reset(std::move(parsed.kvs), parsed.leases);
+        mirror_reset(std::move(parsed.kvs), parsed.leases); // live from its snapshot
+        mirror_live = true;
       }
       LeaseBatch batch;
       batch.reset = true;
@@ -602,8 +605,9 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         WEFT_INFO("lease watch resumed at revision {} on {}", next_rev, stream->endpoint());
         failing.clear();
       }
-      if (owns_mirror) {
+      if (owns_mirror && !mirror_live) {
         mirror_set_live(true); // resumed where it broke: the mirror catches up from here
+        mirror_live = true;
       }
       backoff.reset();
       if (resp->events.empty()) {
