@@ -291,6 +291,25 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   }
   pub.store = store->get();
 
+  // The lease watch starts now, so its snapshot is read while the config is read and the lease
+  // acquired: the acquire allocates from it instead of listing the leases again (one ranged read
+  // per start; if etcd does not answer soon, the acquire reads them itself). Leases reach the
+  // backend once the node's own lease is configured.
+  std::mutex leases_mu;
+  LeaseSet leases;
+  backend::Backend* fed_backend = nullptr; // set once the own lease is configured
+  (*store)->expect_watch();
+  std::jthread watch_thread([&](std::stop_token st) {
+    (void)(*store)->watch_leases(st, [&](const store::LeaseBatch& batch) {
+      std::lock_guard lock(leases_mu);
+      leases.apply(batch);
+      pub.leases_known = leases.size();
+      if (fed_backend != nullptr) {
+        fed_backend->set_leases(leases.all());
+      }
+    });
+  });
+
   // 2. The network config.
   auto cfg = wait_for_config(**store, stop);
   if (!cfg.ok()) {
@@ -333,25 +352,23 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     return 1;
   }
 
-  // The watch starts now, so its snapshot is read while the lease is acquired; leases reach the
-  // backend once the node's own lease is configured.
-  std::mutex leases_mu;
-  LeaseSet leases;
-  bool own_configured = false;
-  backend::Backend& backend = **be;
-  // The acquire below allocates from the watch's snapshot instead of listing the leases again
-  // (one ranged read per start); if etcd does not answer soon, it reads them itself.
-  (*store)->expect_watch();
-  std::jthread watch_thread([&](std::stop_token st) {
-    (void)(*store)->watch_leases(st, [&](const store::LeaseBatch& batch) {
-      std::lock_guard lock(leases_mu);
-      leases.apply(batch);
-      pub.leases_known = leases.size();
-      if (own_configured) {
-        backend.set_leases(leases.all());
+  // Stops the watch before the backend it feeds goes away (on every return from here on).
+  struct WatchStopper {
+    std::jthread& thread;
+    std::mutex& mu;
+    backend::Backend*& fed;
+    ~WatchStopper() {
+      {
+        std::lock_guard lock(mu);
+        fed = nullptr;
       }
-    });
-  });
+      thread.request_stop();
+      if (thread.joinable()) {
+        thread.join();
+      }
+    }
+  } watch_stopper{watch_thread, leases_mu, fed_backend};
+  backend::Backend& backend = **be;
 
   // 5. The lease, keeping the previous subnet from subnet.env when possible.
   store::AcquireOptions ao;
@@ -407,7 +424,7 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   pub.backend = be->get();
   {
     std::lock_guard lock(leases_mu);
-    own_configured = true;
+    fed_backend = &backend;
     backend.set_leases(leases.all());
   }
   std::jthread reconcile_thread([&backend](std::stop_token st) { backend.run(st); });
@@ -473,7 +490,8 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   WEFT_INFO("shutting down; routes, rules and the lease stay in place (as flanneld)");
   rules_thread = {};
   keep_thread = {};
-  watch_thread = {};
+  watch_thread.request_stop();
+  watch_thread.join();
   reconcile_thread = {};
   if (health) {
     health->stop();

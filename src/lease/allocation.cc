@@ -60,12 +60,14 @@ bool lease_compatible(const AllocationInput& in, const Lease& l) {
   return v4_ok && v6_ok;
 }
 
-std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, std::mt19937_64& rng,
-                                   bool& from_previous, base::Status& error) {
+using Existing = std::span<const Lease* const>;
+
+std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, Existing existing,
+                                   std::mt19937_64& rng, bool& from_previous, base::Status& error) {
   const SubnetRange& r = *in.v4;
   if (in.previous_subnet && is_compatible(r, *in.previous_subnet)) {
-    const bool taken = std::any_of(in.existing.begin(), in.existing.end(), [&](const Lease& l) {
-      return l.subnet && l.subnet->overlaps(*in.previous_subnet);
+    const bool taken = std::any_of(existing.begin(), existing.end(), [&](const Lease* l) {
+      return l->subnet && l->subnet->overlaps(*in.previous_subnet);
     });
     if (!taken) {
       from_previous = true;
@@ -73,10 +75,10 @@ std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, std::mt19937_64& r
     }
   }
   std::vector<Interval<std::uint64_t>> taken;
-  taken.reserve(in.existing.size());
-  for (const Lease& l : in.existing) {
-    if (l.subnet) {
-      taken.push_back({l.subnet->first().value(), l.subnet->last().value()});
+  taken.reserve(existing.size());
+  for (const Lease* l : existing) {
+    if (l->subnet) {
+      taken.push_back({l->subnet->first().value(), l->subnet->last().value()});
     }
   }
   const std::uint64_t mask = (std::uint64_t{1} << (32 - r.subnet_len)) - 1;
@@ -92,12 +94,12 @@ std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, std::mt19937_64& r
   return net::Ip4Net(net::Ip4Addr(static_cast<std::uint32_t>(blocks[dist(rng)])), r.subnet_len);
 }
 
-std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, std::mt19937_64& rng,
-                                   bool& from_previous, base::Status& error) {
+std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, Existing existing,
+                                   std::mt19937_64& rng, bool& from_previous, base::Status& error) {
   const SubnetRange6& r = *in.v6;
   if (in.previous_ipv6_subnet && is_compatible(r, *in.previous_ipv6_subnet)) {
-    const bool taken = std::any_of(in.existing.begin(), in.existing.end(), [&](const Lease& l) {
-      return l.ipv6_subnet && l.ipv6_subnet->overlaps(*in.previous_ipv6_subnet);
+    const bool taken = std::any_of(existing.begin(), existing.end(), [&](const Lease* l) {
+      return l->ipv6_subnet && l->ipv6_subnet->overlaps(*in.previous_ipv6_subnet);
     });
     if (!taken) {
       from_previous = true;
@@ -105,10 +107,10 @@ std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, std::mt19937_64& r
     }
   }
   std::vector<Interval<net::Uint128>> taken;
-  taken.reserve(in.existing.size());
-  for (const Lease& l : in.existing) {
-    if (l.ipv6_subnet) {
-      taken.push_back({l.ipv6_subnet->first().value(), l.ipv6_subnet->last().value()});
+  taken.reserve(existing.size());
+  for (const Lease* l : existing) {
+    if (l->ipv6_subnet) {
+      taken.push_back({l->ipv6_subnet->first().value(), l->ipv6_subnet->last().value()});
     }
   }
   const net::Uint128 mask = ~net::Ip6Net(net::Ip6Addr(), r.subnet_len).mask();
@@ -174,6 +176,16 @@ base::Status validate(const SubnetRange6& range) {
 }
 
 base::Result<Allocation> allocate_subnet(const AllocationInput& in, std::mt19937_64& rng) {
+  std::vector<const Lease*> existing;
+  existing.reserve(in.existing.size());
+  for (const Lease& l : in.existing) {
+    existing.push_back(&l);
+  }
+  return allocate_subnet(in, existing, rng);
+}
+
+base::Result<Allocation> allocate_subnet(const AllocationInput& in, Existing existing,
+                                         std::mt19937_64& rng) {
   if (!in.v4 && !in.v6) {
     return base::invalid_argument("allocate_subnet: neither an IPv4 nor an IPv6 range is given");
   }
@@ -184,8 +196,8 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, std::mt19937
     WEFT_RETURN_IF_ERROR(validate(*in.v6));
   }
   Allocation out;
-  for (std::size_t i = 0; i < in.existing.size(); ++i) {
-    const Lease& l = in.existing[i];
+  for (std::size_t i = 0; i < existing.size(); ++i) {
+    const Lease& l = *existing[i];
     if (!held_by_us(in, l)) {
       continue;
     }
@@ -205,14 +217,14 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, std::mt19937
   }
   base::Status error;
   if (in.v4) {
-    out.subnet = pick_v4(in, rng, out.from_previous, error);
+    out.subnet = pick_v4(in, existing, rng, out.from_previous, error);
     if (!error.ok()) {
       return error;
     }
   }
   if (in.v6) {
     bool v6_previous = false;
-    out.ipv6_subnet = pick_v6(in, rng, v6_previous, error);
+    out.ipv6_subnet = pick_v6(in, existing, rng, v6_previous, error);
     if (!error.ok()) {
       return error;
     }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "base/status.h"
@@ -72,5 +73,11 @@ base::Status validate(const SubnetRange6& range);
 // out_of_range "out of subnets: no free /24 in 10.1.1.0..10.1.255.0 of 10.1.0.0/16" when a
 // family has no free block. Runs in O(n log n) for n existing leases, independent of range size.
 base::Result<Allocation> allocate_subnet(const AllocationInput& input, std::mt19937_64& rng);
+
+// The same over leases held elsewhere (input.existing is ignored; indexes in the result are into
+// `existing`), so a caller holding thousands of leases allocates without copying them.
+base::Result<Allocation> allocate_subnet(const AllocationInput& input,
+                                         std::span<const Lease* const> existing,
+                                         std::mt19937_64& rng);
 
 } // namespace weft::lease

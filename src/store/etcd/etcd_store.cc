@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <condition_variable>
+#include <future>
 #include <thread>
 
 #include "base/backoff.h"
@@ -142,10 +143,20 @@ base::Result<lease::Lease> EtcdStore::parse_kv(const KeyValue& kv) {
   return l;
 }
 
-EtcdStore::Parsed EtcdStore::parse_kvs(std::vector<KeyValue>&& kvs) {
-  Parsed out;
-  out.leases.reserve(kvs.size());
-  out.kvs.reserve(kvs.size());
+std::vector<EtcdStore::Entry> EtcdStore::parse_kvs(std::vector<KeyValue>&& kvs, bool cache) {
+  std::vector<Entry> out;
+  out.reserve(kvs.size());
+  if (!cache) {
+    for (auto& kv : kvs) {
+      auto r = parse_kv(kv);
+      if (r.ok()) {
+        out.push_back(Entry{std::move(kv), std::move(*r)});
+      } else {
+        report_malformed(kv, r.status());
+      }
+    }
+    return out;
+  }
   const auto now = clock_.wall_now();
   std::lock_guard lock(parse_mu_);
   const std::uint64_t generation = ++parse_generation_;
@@ -167,8 +178,7 @@ EtcdStore::Parsed EtcdStore::parse_kvs(std::vector<KeyValue>&& kvs) {
     if (c.lease) {
       c.lease->expiration =
           kv.lease != 0 ? now + config_.lease_ttl : std::chrono::system_clock::time_point{};
-      out.leases.push_back(*c.lease);
-      out.kvs.push_back(std::move(kv));
+      out.push_back(Entry{std::move(kv), *c.lease});
     }
   }
   if (parsed_.size() > kvs.size()) { // drop keys gone since the last listing
@@ -216,39 +226,51 @@ base::Result<LeaseSnapshot> EtcdStore::list_leases() {
     return r.status();
   }
   LeaseSnapshot snap;
-  snap.leases = parse_kvs(std::move(r->kvs)).leases;
+  auto entries = parse_kvs(std::move(r->kvs), /*cache=*/true);
+  snap.leases.reserve(entries.size());
+  for (auto& e : entries) {
+    snap.leases.push_back(std::move(e.lease));
+  }
   snap.revision = r->revision;
   return snap;
 }
 
-base::Result<EtcdStore::Parsed> EtcdStore::leases_for_acquire(bool allow_mirror) {
+EtcdStore::AcquirePlan EtcdStore::plan_from(const std::vector<Entry>& entries,
+                                            lease::Allocation alloc) {
+  AcquirePlan plan;
+  if (alloc.reused && alloc.reused_index) {
+    plan.reused = entries[*alloc.reused_index];
+  }
+  for (std::size_t i : alloc.incompatible_to_delete) {
+    plan.to_delete.emplace_back(entries[i].kv.key, entries[i].kv.create_revision);
+  }
+  plan.alloc = std::move(alloc);
+  return plan;
+}
+
+base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::AllocationInput& input,
+                                                             bool allow_mirror) {
+  auto allocate = [&](const std::vector<Entry>& entries) -> base::Result<AcquirePlan> {
+    std::vector<const lease::Lease*> existing;
+    existing.reserve(entries.size());
+    for (const Entry& e : entries) {
+      existing.push_back(&e.lease);
+    }
+    base::Result<lease::Allocation> alloc = [&] {
+      std::lock_guard lock(mu_);
+      return lease::allocate_subnet(input, existing, rng_);
+    }();
+    if (!alloc.ok()) {
+      return alloc.status();
+    }
+    return plan_from(entries, std::move(*alloc));
+  };
   if (allow_mirror) {
     std::unique_lock lock(mirror_mu_);
     // A watch reading its snapshot right now: that read replaces ours.
     mirror_cv_.wait_for(lock, config_.call_timeout, [&] { return !mirror_starting_; });
     if (mirror_live_) {
-      Parsed out;
-      out.slim = true;
-      out.leases.reserve(mirror_.size());
-      out.kvs.reserve(mirror_.size());
-      for (const auto& [key, m] : mirror_) {
-        lease::Lease& l = out.leases.emplace_back();
-        l.enable_ipv4 = m.lease.enable_ipv4;
-        l.enable_ipv6 = m.lease.enable_ipv6;
-        l.subnet = m.lease.subnet;
-        l.ipv6_subnet = m.lease.ipv6_subnet;
-        l.attrs.public_ip = m.lease.attrs.public_ip;
-        l.attrs.public_ipv6 = m.lease.attrs.public_ipv6;
-        l.expiration = m.lease.expiration;
-        l.asof = m.lease.asof;
-        KeyValue& kv = out.kvs.emplace_back();
-        kv.key = m.kv.key;
-        kv.create_revision = m.kv.create_revision;
-        kv.mod_revision = m.kv.mod_revision;
-        kv.version = m.kv.version;
-        kv.lease = m.kv.lease;
-      }
-      return out;
+      return allocate(mirror_); // under the mirror's lock: nothing is copied but the result
     }
   }
   // Serializable: the create-if-absent Txn (or the compare on a reused lease's value) is what
@@ -258,39 +280,47 @@ base::Result<EtcdStore::Parsed> EtcdStore::leases_for_acquire(bool allow_mirror)
   if (!r.ok()) {
     return r.status();
   }
-  return parse_kvs(std::move(r->kvs));
+  return allocate(parse_kvs(std::move(r->kvs), /*cache=*/true));
 }
 
-void EtcdStore::mirror_reset(std::vector<KeyValue>&& kvs, const std::vector<lease::Lease>& leases) {
-  std::lock_guard lock(mirror_mu_);
-  mirror_.clear();
-  mirror_.reserve(kvs.size());
-  for (std::size_t i = 0; i < kvs.size(); ++i) {
-    std::string key = kvs[i].key;
-    mirror_.emplace(std::move(key), Mirrored{std::move(kvs[i]), leases[i]});
+namespace {
+
+template <typename Entries> auto find_key(Entries& entries, const std::string& key) {
+  return std::lower_bound(entries.begin(), entries.end(), key,
+                          [](const auto& e, const std::string& k) { return e.kv.key < k; });
+}
+
+} // namespace
+
+void EtcdStore::mirror_reset(std::vector<Entry>&& entries) {
+  const auto by_key = [](const Entry& a, const Entry& b) { return a.kv.key < b.kv.key; };
+  if (!std::is_sorted(entries.begin(), entries.end(), by_key)) { // etcd lists in key order
+    std::sort(entries.begin(), entries.end(), by_key);
   }
+  std::lock_guard lock(mirror_mu_);
+  mirror_ = std::move(entries);
   mirror_live_ = true;
   mirror_starting_ = false;
   mirror_cv_.notify_all();
 }
 
-std::optional<KeyValue> EtcdStore::mirror_lookup(const std::string& key) {
-  std::lock_guard lock(mirror_mu_);
-  auto it = mirror_.find(key);
-  if (it == mirror_.end()) {
-    return std::nullopt;
-  }
-  return it->second.kv;
-}
-
 void EtcdStore::mirror_put(const KeyValue& kv, const lease::Lease& lease) {
   std::lock_guard lock(mirror_mu_);
-  mirror_.insert_or_assign(kv.key, Mirrored{kv, lease});
+  auto it = find_key(mirror_, kv.key);
+  if (it != mirror_.end() && it->kv.key == kv.key) {
+    it->kv = kv;
+    it->lease = lease;
+  } else {
+    mirror_.insert(it, Entry{kv, lease});
+  }
 }
 
 void EtcdStore::mirror_erase(const std::string& key) {
   std::lock_guard lock(mirror_mu_);
-  mirror_.erase(key);
+  auto it = find_key(mirror_, key);
+  if (it != mirror_.end() && it->kv.key == key) {
+    mirror_.erase(it);
+  }
 }
 
 void EtcdStore::expect_watch() {
@@ -316,8 +346,33 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
     return base::invalid_argument("acquire_lease: the config enables neither IPv4 nor IPv6");
   }
   const std::string value = lease::to_json(attrs);
+  // The etcd lease is granted while the leases are listed: nearly every acquire needs one (all
+  // but the reuse of a reservation, which revokes it), and the grant then costs no wait.
   std::optional<LeaseGrant> grant; // granted once, reused across lost races
+  std::future<base::Result<LeaseGrant>> granting =
+      std::async(std::launch::async, [this] { return client_->lease_grant(config_.lease_ttl); });
+  auto take_grant = [&]() -> base::Status {
+    if (granting.valid()) {
+      auto g = granting.get();
+      if (!g.ok()) {
+        return g.status();
+      }
+      grant = *g;
+    } else if (!grant) {
+      auto g = client_->lease_grant(config_.lease_ttl);
+      if (!g.ok()) {
+        return g.status();
+      }
+      grant = *g;
+    }
+    return {};
+  };
   auto drop_grant = [&] {
+    if (granting.valid()) {
+      if (auto g = granting.get(); g.ok()) {
+        grant = *g;
+      }
+    }
     if (grant) {
       (void)client_->lease_revoke(grant->id);
       grant.reset();
@@ -326,54 +381,35 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
 
   for (int attempt = 0; attempt <= config_.max_race_retries; ++attempt) {
     // After a lost race the mirror may not have seen the winner yet: read etcd itself.
-    auto listed = leases_for_acquire(/*allow_mirror=*/attempt == 0);
-    if (!listed.ok()) {
+    auto planned = plan_acquire(input, /*allow_mirror=*/attempt == 0);
+    if (!planned.ok()) {
       drop_grant();
-      return listed.status();
+      return planned.status();
     }
-    Parsed parsed = std::move(*listed);
-    input.existing = std::move(parsed.leases);
-    base::Result<lease::Allocation> alloc = [&] {
-      std::lock_guard lock(mu_);
-      return lease::allocate_subnet(input, rng_);
-    }();
-    if (!alloc.ok()) {
-      drop_grant();
-      return alloc.status();
-    }
-    for (std::size_t i : alloc->incompatible_to_delete) {
-      const auto& kv = parsed.kvs[i];
+    AcquirePlan plan = std::move(*planned);
+    const lease::Allocation* alloc = &plan.alloc;
+    for (const auto& [key, create_revision] : plan.to_delete) {
       WEFT_INFO("Found lease {:?} for current IP ({}) but not compatible with current config, "
                 "deleting",
-                kv.key, attrs.public_ip.to_string());
-      auto d = client_->delete_if_created(kv.key, kv.create_revision);
+                key, attrs.public_ip.to_string());
+      auto d = client_->delete_if_created(key, create_revision);
       if (!d.ok()) {
         drop_grant();
         return d.status();
       }
     }
 
-    if (alloc->reused && alloc->reused_index) {
-      std::optional<KeyValue> whole;
-      if (parsed.slim) { // the value to compare against is in the mirror
-        whole = mirror_lookup(parsed.kvs[*alloc->reused_index].key);
-        if (!whole) {
-          continue; // gone meanwhile: list again
-        }
-      }
-      const KeyValue& kv = whole ? *whole : parsed.kvs[*alloc->reused_index];
-      const lease::Lease& old = input.existing[*alloc->reused_index];
+    if (plan.reused) {
+      const KeyValue& kv = plan.reused->kv;
+      const lease::Lease& old = plan.reused->lease;
       WEFT_INFO("Found lease ({}) for current IP ({}), reusing",
                 subnets_text(old.subnet, old.ipv6_subnet), attrs.public_ip.to_string());
       std::int64_t id = 0;
       std::int64_t ttl = 0;
       if (kv.lease != 0) { // a reservation (no etcd lease) stays one
-        if (!grant) {
-          auto g = client_->lease_grant(config_.lease_ttl);
-          if (!g.ok()) {
-            return g.status();
-          }
-          grant = *g;
+        if (auto st = take_grant(); !st.ok()) {
+          drop_grant();
+          return st;
         }
         id = grant->id;
         ttl = grant->ttl_seconds;
@@ -387,18 +423,18 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
         WEFT_INFO("lease {:?} changed while reusing it; looking again", kv.key);
         continue;
       }
+      if (id == 0) {
+        drop_grant(); // a reservation needs none
+      }
       remember(kv.key, value, id, &options);
       return make_lease(old.subnet, old.ipv6_subnet, attrs, id, ttl, t->revision);
     }
 
     const std::string key =
         subnets_prefix_ + lease::make_subnet_key(alloc->subnet, alloc->ipv6_subnet);
-    if (!grant) {
-      auto g = client_->lease_grant(config_.lease_ttl);
-      if (!g.ok()) {
-        return g.status();
-      }
-      grant = *g;
+    if (auto st = take_grant(); !st.ok()) {
+      drop_grant();
+      return st;
     }
     auto t = client_->create(key, value, grant->id);
     if (!t.ok()) {
@@ -557,15 +593,24 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         fail("listing leases", r.status());
         continue;
       }
-      Parsed parsed = parse_kvs(std::move(r->kvs));
-      if (owns_mirror) {
-        mirror_reset(std::move(parsed.kvs), parsed.leases); // live from its snapshot
-        mirror_live = true;
-      }
+      std::vector<Entry> entries = parse_kvs(std::move(r->kvs), /*cache=*/false);
       LeaseBatch batch;
       batch.reset = true;
-      batch.snapshot = std::move(parsed.leases);
       batch.revision = r->revision;
+      batch.snapshot.reserve(entries.size());
+      if (owns_mirror) {
+        // Live from its snapshot; an acquire waiting for it allocates from it now, while the
+        // batch's copy is made (this thread alone writes the mirror, so it reads it unlocked).
+        mirror_reset(std::move(entries));
+        mirror_live = true;
+        for (const Entry& e : mirror_) {
+          batch.snapshot.push_back(e.lease);
+        }
+      } else {
+        for (Entry& e : entries) {
+          batch.snapshot.push_back(std::move(e.lease));
+        }
+      }
       on_batch(batch);
       next_rev = r->revision + 1;
       need_list = false;

@@ -1,9 +1,10 @@
 #pragma once
 // EtcdStore: SubnetStore on etcd v3 with flanneld's layout (<prefix>/config,
 // <prefix>/subnets/<key> holding flannel's lease JSON, a 24h etcd lease per key, keys without an
-// etcd lease are reservations). An acquire costs one ranged read, one lease grant and one Txn;
-// while a lease watch is running on the store, the ranged read is replaced by the watch's mirror
-// of the leases (the Txn still guarantees uniqueness). Nothing ever reads per-lease TTLs.
+// etcd lease are reservations). An acquire costs one ranged read, one lease grant (made while the
+// leases are read) and one Txn; while a lease watch is running on the store, the ranged read is
+// replaced by the watch's mirror of the leases, allocated from in place (the Txn still guarantees
+// uniqueness). Nothing ever reads per-lease TTLs.
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +21,7 @@
 
 #include "base/clock.h"
 #include "base/secret.h"
+#include "lease/allocation.h"
 #include "store/etcd/etcd_client.h"
 #include "store/subnet_store.h"
 
@@ -78,12 +80,16 @@ public:
   std::string lease_key(const lease::Lease& lease) const;
 
 private:
-  struct Parsed {
-    std::vector<lease::Lease> leases;
-    std::vector<KeyValue> kvs; // parallel to leases
-    // From the watch's mirror: kvs carry no value and leases no backend data (an acquire needs
-    // neither for all leases; mirror_lookup() gives the whole entry of the one it reuses).
-    bool slim = false;
+  // A lease with the key-value it was parsed from.
+  struct Entry {
+    KeyValue kv;
+    lease::Lease lease;
+  };
+  // What one acquire attempt decided, copied out of the listing it was made from.
+  struct AcquirePlan {
+    lease::Allocation alloc;
+    std::optional<Entry> reused;                                 // alloc.reused: the whole entry
+    std::vector<std::pair<std::string, std::int64_t>> to_delete; // key, create revision
   };
   // What this store wrote for the lease it holds (to renew/release it safely).
   struct Own {
@@ -94,13 +100,17 @@ private:
   };
 
   EtcdStore(const EtcdStoreConfig& config, base::Clock& clock, std::unique_ptr<EtcdClient> client);
-  Parsed parse_kvs(std::vector<KeyValue>&& kvs);
-  // The leases for an acquire: the watch's mirror when it is live (waiting briefly for a watch
-  // that is still reading its snapshot), else a serializable ranged read.
-  base::Result<Parsed> leases_for_acquire(bool allow_mirror);
-  // Mirror maintenance by the watch that owns it.
-  void mirror_reset(std::vector<KeyValue>&& kvs, const std::vector<lease::Lease>& leases);
-  std::optional<KeyValue> mirror_lookup(const std::string& key);
+  // Parses a listing (malformed values are reported once and skipped). With `cache`, through
+  // parsed_, so a re-list parses only what changed.
+  std::vector<Entry> parse_kvs(std::vector<KeyValue>&& kvs, bool cache);
+  // Allocates for one acquire attempt: from the watch's mirror when it is live (waiting briefly
+  // for a watch that is still reading its snapshot), without copying it; else from a
+  // serializable ranged read.
+  base::Result<AcquirePlan> plan_acquire(const lease::AllocationInput& input, bool allow_mirror);
+  static AcquirePlan plan_from(const std::vector<Entry>& entries, lease::Allocation alloc);
+  // Mirror maintenance by the watch that owns it. mirror_ is written only by that watch's
+  // thread, which may therefore read it without the lock.
+  void mirror_reset(std::vector<Entry>&& entries);
   void mirror_put(const KeyValue& kv, const lease::Lease& lease);
   void mirror_erase(const std::string& key);
   void mirror_set_live(bool live);
@@ -136,13 +146,9 @@ private:
 
   // The leases as the running watch sees them (one watch owns the mirror). Live between the
   // watch's snapshot (or its resumption) and its next interruption.
-  struct Mirrored {
-    KeyValue kv;
-    lease::Lease lease;
-  };
   std::mutex mirror_mu_;
   std::condition_variable mirror_cv_;
-  std::unordered_map<std::string, Mirrored> mirror_;
+  std::vector<Entry> mirror_; // sorted by key (as etcd lists them)
   bool mirror_live_ = false;
   bool mirror_starting_ = false; // the owning watch is reading its first snapshot
   std::atomic<bool> mirror_owned_{false};
