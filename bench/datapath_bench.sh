@@ -14,7 +14,7 @@ build=$(cd "$1" && pwd)
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 bench="$build/bench/datapath_bench"
-weftd="$build/src/daemon/weftd"
+weftd="${WEFTD:-$build/src/daemon/weftd}" # WEFTD=path compares another build
 for f in "$bench" "$weftd"; do
   if [ ! -x "$f" ]; then
     echo "$f is missing; build it first: ninja -C $build datapath_bench weftd" >&2

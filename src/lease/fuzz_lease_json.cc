@@ -1,15 +1,21 @@
 // libFuzzer target: parse_lease_attrs on arbitrary bytes. Whatever parses must serialise with
-// to_json and parse back to the same attributes, and serialise again to the same bytes.
+// to_json and parse back to the same attributes, and serialise again to the same bytes. The
+// JSON check must agree with nlohmann::json::accept, which it replaced.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "lease/lease.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (weft::lease::is_valid_json(text) != nlohmann::json::accept(text)) {
+    std::abort();
+  }
   auto attrs = weft::lease::parse_lease_attrs(text);
   if (!attrs.ok()) {
     return 0;

@@ -213,6 +213,239 @@ std::optional<std::string> decode_string(std::string_view raw) {
 
 } // namespace
 
+namespace {
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// The \uXXXX at text[i] ("\u" included), or -1.
+int unicode_escape(std::string_view text, std::size_t i) {
+  if (i + 6 > text.size() || text[i] != '\\' || text[i + 1] != 'u') {
+    return -1;
+  }
+  int v = 0;
+  for (std::size_t k = i + 2; k < i + 6; ++k) {
+    if (!is_hex(text[k])) {
+      return -1;
+    }
+    const char c = text[k];
+    v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return v;
+}
+
+// Length of the well-formed UTF-8 sequence (RFC 3629) of 2 to 4 bytes at text[i], or 0.
+std::size_t utf8_length(std::string_view text, std::size_t i) {
+  const auto at = [&](std::size_t k) {
+    return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u;
+  };
+  const unsigned c = at(i);
+  unsigned lo = 0x80;
+  unsigned hi = 0xbf;
+  std::size_t len = 0;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    lo = c == 0xe0 ? 0xa0 : 0x80;
+    hi = c == 0xed ? 0x9f : 0xbf;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    lo = c == 0xf0 ? 0x90 : 0x80;
+    hi = c == 0xf4 ? 0x8f : 0xbf;
+  } else {
+    return 0;
+  }
+  if (at(i + 1) < lo || at(i + 1) > hi) {
+    return 0;
+  }
+  for (std::size_t k = i + 2; k < i + len; ++k) {
+    if (at(k) < 0x80 || at(k) > 0xbf) {
+      return 0;
+    }
+  }
+  return len;
+}
+
+// Index past the string starting at text[i] == '"', or npos when it is not valid.
+std::size_t scan_json_string(std::string_view text, std::size_t i) {
+  ++i;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"') {
+      return i + 1;
+    }
+    if (c < 0x20) {
+      return std::string_view::npos;
+    }
+    if (c == '\\') {
+      if (i + 1 >= text.size()) {
+        return std::string_view::npos;
+      }
+      const char e = text[i + 1];
+      if (e == 'u') {
+        const int cp = unicode_escape(text, i);
+        if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff)) {
+          return std::string_view::npos;
+        }
+        i += 6;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          const int low = unicode_escape(text, i);
+          if (low < 0xdc00 || low > 0xdfff) {
+            return std::string_view::npos;
+          }
+          i += 6;
+        }
+        continue;
+      }
+      if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+        return std::string_view::npos;
+      }
+      i += 2;
+      continue;
+    }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t len = utf8_length(text, i);
+    if (len == 0) {
+      return std::string_view::npos;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// Index past the number starting at text[i], or npos.
+std::size_t scan_json_number(std::string_view text, std::size_t i) {
+  const auto digit = [&](std::size_t k) {
+    return k < text.size() && text[k] >= '0' && text[k] <= '9';
+  };
+  if (i < text.size() && text[i] == '-') {
+    ++i;
+  }
+  if (!digit(i)) {
+    return std::string_view::npos;
+  }
+  if (text[i] == '0') {
+    ++i;
+  } else {
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    if (!digit(i)) {
+      return std::string_view::npos;
+    }
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+      ++i;
+    }
+    if (!digit(i)) {
+      return std::string_view::npos;
+    }
+    while (digit(i)) {
+      ++i;
+    }
+  }
+  return i;
+}
+
+} // namespace
+
+bool is_valid_json(std::string_view text) {
+  constexpr auto npos = std::string_view::npos;
+  std::size_t i = 0;
+  if (text.substr(0, 3) == "\xef\xbb\xbf") {
+    i = 3;
+  }
+  std::string open; // the enclosing '{' and '['
+  enum class Want { kValue, kKey, kAfterValue } want = Want::kValue;
+  const auto skip = [&] {
+    while (i < text.size() && is_json_space(text[i])) {
+      ++i;
+    }
+  };
+  while (true) {
+    skip();
+    if (want == Want::kAfterValue) {
+      if (open.empty()) {
+        return i == text.size() || text[i] == '\0';
+      }
+      if (i >= text.size()) {
+        return false;
+      }
+      const char close = open.back() == '{' ? '}' : ']';
+      if (text[i] == close) {
+        open.pop_back();
+        ++i;
+        continue;
+      }
+      if (text[i] != ',') {
+        return false;
+      }
+      ++i;
+      want = open.back() == '{' ? Want::kKey : Want::kValue;
+      continue;
+    }
+    if (i >= text.size()) {
+      return false;
+    }
+    if (want == Want::kKey) {
+      if (text[i] != '"' || (i = scan_json_string(text, i)) == npos) {
+        return false;
+      }
+      skip();
+      if (i >= text.size() || text[i] != ':') {
+        return false;
+      }
+      ++i;
+      want = Want::kValue;
+      continue;
+    }
+    const char c = text[i];
+    if (c == '{' || c == '[') {
+      ++i;
+      skip();
+      const char close = c == '{' ? '}' : ']';
+      if (i < text.size() && text[i] == close) {
+        ++i;
+        want = Want::kAfterValue;
+        continue;
+      }
+      open += c;
+      want = c == '{' ? Want::kKey : Want::kValue;
+      continue;
+    }
+    if (c == '"') {
+      i = scan_json_string(text, i);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      i = scan_json_number(text, i);
+    } else {
+      std::size_t len = 0;
+      for (std::string_view word : {"true", "false", "null"}) {
+        if (text.substr(i, word.size()) == word) {
+          len = word.size();
+        }
+      }
+      i = len == 0 ? npos : i + len;
+    }
+    if (i == npos) {
+      return false;
+    }
+    want = Want::kAfterValue;
+  }
+}
+
 std::string go_ip6_string(const net::Ip6Addr& addr) {
   const auto& b = addr.bytes();
   bool mapped = b[10] == 0xff && b[11] == 0xff;
@@ -309,7 +542,7 @@ std::string to_json(const LeaseAttrs& attrs) {
 }
 
 base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json) {
-  if (!Json::accept(json)) {
+  if (!is_valid_json(json)) {
     try {
       const Json parsed = Json::parse(json);
       (void)parsed;

@@ -50,6 +50,12 @@ std::string to_json(const LeaseAttrs& attrs);
 // Errors (invalid_argument) name the field and value.
 base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json);
 
+// Whether `text` is one JSON value (RFC 8259) by nlohmann::json::accept's rules, which lease
+// values have always been checked with: UTF-8 is validated, a \u escape of a high surrogate must
+// be followed by one of a low surrogate, a leading UTF-8 BOM is skipped and a NUL byte after the
+// value ends the input. One pass, no allocation below 16 levels of nesting.
+bool is_valid_json(std::string_view text);
+
 // Go's json.Compact with HTML escaping (what encoding/json applies to a RawMessage): removes
 // insignificant whitespace and writes <, >, &, U+2028 and U+2029 inside strings as \u escapes.
 // `json` must be valid JSON.

@@ -23,6 +23,40 @@ std::optional<int> parse_go_uint(const std::string& s, int bits) {
   return static_cast<int>(v);
 }
 
+// The common key "a.b.c.d-len" (four digit runs joined by dots, a dash, a digit run, nothing
+// else) matches the pattern below in exactly one way: the address and the length. Those two, or
+// nullopt for any other shape (which the regex then decides).
+std::optional<std::pair<std::string_view, std::string_view>> plain_v4_key(std::string_view key) {
+  const std::size_t dash = key.find('-');
+  if (dash == std::string_view::npos || dash + 1 >= key.size()) {
+    return std::nullopt;
+  }
+  const std::string_view ip = key.substr(0, dash);
+  const std::string_view len = key.substr(dash + 1);
+  int dots = 0;
+  char prev = '.';
+  for (char c : ip) {
+    if (c == '.') {
+      if (prev == '.') {
+        return std::nullopt;
+      }
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    prev = c;
+  }
+  if (dots != 3 || prev == '.') {
+    return std::nullopt;
+  }
+  for (char c : len) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+  }
+  return std::pair{ip, len};
+}
+
 std::string quote(std::string_view key) {
   std::string out = "\"";
   for (char c : key.substr(0, 128)) {
@@ -50,27 +84,40 @@ base::Result<SubnetKey> parse_subnet_key(std::string_view key) {
     return base::invalid_argument("subnet key " + quote(key) + " is longer than " +
                                   std::to_string(kMaxKeyLength) + " bytes");
   }
-  static const std::regex kPattern(R"((\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$)",
-                                   std::regex::ECMAScript);
-  const std::string text(key);
-  std::smatch m;
-  if (!std::regex_search(text, m, kPattern)) {
-    return base::invalid_argument("subnet key " + quote(key) +
-                                  " does not end in a.b.c.d-len[&v6addr-len]");
+  std::string v4_text;
+  std::string v4_len;
+  std::optional<std::pair<std::string, std::string>> v6;
+  if (auto plain = plain_v4_key(key)) {
+    v4_text = plain->first;
+    v4_len = plain->second;
+  } else {
+    static const std::regex kPattern(R"((\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$)",
+                                     std::regex::ECMAScript);
+    const std::string text(key);
+    std::smatch m;
+    if (!std::regex_search(text, m, kPattern)) {
+      return base::invalid_argument("subnet key " + quote(key) +
+                                    " does not end in a.b.c.d-len[&v6addr-len]");
+    }
+    v4_text = m.str(1);
+    v4_len = m.str(2);
+    if (m[3].matched) {
+      v6.emplace(m.str(3), m.str(4));
+    }
   }
-  auto ip = net::Ip4Addr::parse(m.str(1));
-  const auto len = parse_go_uint(m.str(2), 5);
+  auto ip = net::Ip4Addr::parse(v4_text);
+  const auto len = parse_go_uint(v4_len, 5);
   if (!ip.ok() || !len) {
-    return base::invalid_argument("subnet key " + quote(key) + ": bad IPv4 subnet \"" + m.str(1) +
-                                  "-" + m.str(2) + "\"");
+    return base::invalid_argument("subnet key " + quote(key) + ": bad IPv4 subnet \"" + v4_text +
+                                  "-" + v4_len + "\"");
   }
   SubnetKey result{net::Ip4Net(*ip, *len), std::nullopt};
-  if (m[3].matched) {
-    auto ip6 = parse_go_ip6(m.str(3));
-    const auto len6 = parse_go_uint(m.str(4), 7);
+  if (v6) {
+    auto ip6 = parse_go_ip6(v6->first);
+    const auto len6 = parse_go_uint(v6->second, 7);
     if (!ip6.ok() || !len6) {
-      return base::invalid_argument("subnet key " + quote(key) + ": bad IPv6 subnet \"" + m.str(3) +
-                                    "-" + m.str(4) + "\"");
+      return base::invalid_argument("subnet key " + quote(key) + ": bad IPv6 subnet \"" +
+                                    v6->first + "-" + v6->second + "\"");
     }
     result.second = net::Ip6Net(*ip6, *len6);
     if (*result.first == net::Ip4Net()) {

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
 
 #include "lease/subnet_key.h"
 
@@ -84,6 +86,33 @@ TEST(SubnetKey, RejectsGarbageWithKeyInMessage) {
     }
   }
   EXPECT_FALSE(parse_subnet_key(std::string(10000, '1') + ".2.3.4-24").ok());
+}
+
+} // namespace
+} // namespace weft::lease
+
+namespace weft::lease {
+namespace {
+
+// Keys of the common shape take a fast path; a leading non-digit sends the same key through the
+// regex (which searches, so the match is unchanged). Both must decide alike.
+RC_GTEST_PROP(SubnetKeyProperty, FastPathAgreesWithTheRegex, ()) {
+  const auto part = [] {
+    return *rc::gen::oneOf(
+        rc::gen::map(rc::gen::inRange(0, 1000), [](int v) { return std::to_string(v); }),
+        rc::gen::element<std::string>("", "007", "256", "99999999999", "1a"));
+  };
+  const std::string sep = *rc::gen::element<std::string>(".", ".", ".", "..", ":");
+  std::string key = part() + "." + part() + sep + part() + "." + part() + "-" + part();
+  if (*rc::gen::inRange(0, 4) == 0) {
+    key += *rc::gen::element<std::string>("&fd00::-64", "-", "x", "");
+  }
+  const auto fast = parse_subnet_key(key);
+  const auto slow = parse_subnet_key("x" + key);
+  RC_ASSERT(fast.ok() == slow.ok());
+  if (fast.ok()) {
+    RC_ASSERT(*fast == *slow);
+  }
 }
 
 } // namespace
