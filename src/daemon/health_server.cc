@@ -21,6 +21,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "base/fd.h"
 #include "base/log.h"
@@ -44,6 +45,9 @@ constexpr std::size_t kMaxLingerBytes = 256 * 1024;
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
 constexpr std::size_t kMaxHead = 8 * 1024;
 constexpr int kBacklog = 64;
+// Threads that each accept and serve one connection at a time: a client that holds a connection
+// open (up to the read deadline) then delays a kubelet probe only when this many do at once.
+constexpr int kWorkers = 4;
 constexpr std::string_view kAllowed = "GET, HEAD";
 
 using base::Fd;
@@ -286,8 +290,8 @@ struct HealthServer::Impl {
   ReadyFn ready;
   MetricsFn metrics;
   Fd listen_fd;
-  Fd wake_fd; // an eventfd that stop() makes readable
-  std::jthread thread;
+  Fd wake_fd;                        // an eventfd that stop() makes readable
+  std::vector<std::jthread> workers; // all accept on listen_fd; a lost race is EAGAIN
   int port = 0;
 
   void serve(const std::stop_token& stop);
@@ -415,7 +419,7 @@ HealthServer::~HealthServer() {
 }
 
 base::Status HealthServer::start(const std::string& ip, int port) {
-  if (impl_->thread.joinable()) {
+  if (!impl_->workers.empty()) {
     return base::internal_error("health server started twice (already on port " +
                                 std::to_string(impl_->port) + ")");
   }
@@ -463,29 +467,33 @@ base::Status HealthServer::start(const std::string& ip, int port) {
   impl_->listen_fd = std::move(sock);
   impl_->wake_fd = std::move(wake);
   impl_->port = bound;
-  impl_->thread = std::jthread([impl = impl_.get()](std::stop_token stop) {
-    while (!stop.stop_requested()) {
-      try {
-        impl->serve(stop);
-      } catch (...) {
-        // Only logging can throw out of serve() (no memory); pause rather than spin, then go on.
-        wait_for(-1, 0, impl->wake_fd.get(), SteadyClock::now() + kAcceptBackoff);
+  for (int i = 0; i < kWorkers; ++i) {
+    impl_->workers.emplace_back([impl = impl_.get()](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        try {
+          impl->serve(stop);
+        } catch (...) {
+          // Only logging can throw out of serve() (no memory); pause rather than spin, then go on.
+          wait_for(-1, 0, impl->wake_fd.get(), SteadyClock::now() + kAcceptBackoff);
+        }
       }
-    }
-  });
+    });
+  }
   WEFT_INFO("health server listening on {}:{} (/healthz /readyz /metrics)", ip, bound);
   return {};
 }
 
 void HealthServer::stop() {
-  if (!impl_ || !impl_->thread.joinable()) {
+  if (!impl_ || impl_->workers.empty()) {
     return;
   }
-  impl_->thread.request_stop();
-  const std::uint64_t one = 1;
+  for (auto& w : impl_->workers) {
+    w.request_stop();
+  }
+  const std::uint64_t one = 1; // the eventfd stays readable, so every worker wakes
   while (::write(impl_->wake_fd.get(), &one, sizeof one) < 0 && errno == EINTR) {
   }
-  impl_->thread.join();
+  impl_->workers.clear(); // joins
   impl_->listen_fd.reset();
   impl_->wake_fd.reset();
 }

@@ -4,9 +4,10 @@
 // publishes; it never calls into the store or the kernel.
 //
 // A small HTTP/1.1 server on POSIX sockets, written here so that weftd does not link an HTTP
-// library (and its TLS and compression dependencies) for three fixed plain-text answers. It serves
-// one connection at a time on one thread, answers GET and HEAD, closes every connection after one
-// response, and drops a client that does not send its request head (at most 8 KiB) within 2 s.
+// library (and its TLS and compression dependencies) for three fixed plain-text answers. Four
+// threads each serve one connection at a time (so a client holding a connection open does not
+// hold up a probe), answer GET and HEAD, close every connection after one response, and drop a
+// client that does not send its request head (at most 8 KiB) within 2 s.
 
 #include <functional>
 #include <memory>
