@@ -4,6 +4,7 @@
 // reconcilers it owns converge those targets (ARCHITECTURE.md: leases in, desired entries out).
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -47,6 +48,13 @@ struct TargetStats {
   std::optional<base::Clock::WallTime> last_success;
 };
 
+// A lease event: added or changed (removed = false), or gone (removed = true; then only the
+// subnets are set).
+struct LeaseChange {
+  bool removed = false;
+  lease::Lease lease;
+};
+
 class Backend {
 public:
   virtual ~Backend() = default;
@@ -61,6 +69,11 @@ public:
   // The full set of leases (the node's own included); the backend derives its desired entries and
   // asks its reconcilers to look again. Thread-safe.
   virtual void set_leases(const std::vector<lease::Lease>& leases) = 0;
+  // Lease events since the last call: only the entries of those leases are recomputed, and the
+  // reconcilers diff only their keys. `all` gives the full lease set, for when the events cannot
+  // be applied alone (the first call, a new own lease, an entry two leases want). Thread-safe.
+  virtual void apply_lease_changes(const std::vector<LeaseChange>& changes,
+                                   const std::function<std::vector<lease::Lease>()>& all) = 0;
   // The reconcile loop; returns when stop is requested.
   virtual void run(std::stop_token stop) = 0;
   // True once every target has converged at least once since the last set_leases().

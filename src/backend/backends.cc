@@ -2,14 +2,18 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <mutex>
 #include <set>
+#include <span>
 
 #include "backend/backend.h"
+#include "backend/lease_index.h"
 #include "backend/mapping.h"
 #include "backend/sync_group.h"
 #include "base/log.h"
 #include "kernel/targets.h"
+#include "lease/subnet_key.h"
 
 namespace weft::backend {
 namespace {
@@ -33,14 +37,17 @@ public:
   base::Status configure_own_lease(const lease::Lease& own) override {
     std::lock_guard lock(mu_);
     own_ = own;
+    patchable_ = false; // entries depend on the own subnet: the next change sets them all
     return {};
   }
 
   void set_leases(const std::vector<lease::Lease>& leases) override {
+    std::lock_guard desired_lock(desired_mu_);
     std::optional<lease::Lease> own;
     {
       std::lock_guard lock(mu_);
       own = own_;
+      patchable_ = own.has_value();
     }
     if (!own) {
       return;
@@ -49,17 +56,47 @@ public:
     group_.poke();
   }
 
+  void apply_lease_changes(const std::vector<LeaseChange>& changes,
+                           const std::function<std::vector<lease::Lease>()>& all) override {
+    std::lock_guard desired_lock(desired_mu_);
+    std::optional<lease::Lease> own;
+    bool patchable = false;
+    {
+      std::lock_guard lock(mu_);
+      own = own_;
+      patchable = patchable_;
+      patchable_ = own.has_value();
+    }
+    if (!own) {
+      return;
+    }
+    if (!patchable || !patch_desired(changes, *own)) {
+      update_desired(all(), *own);
+    }
+    group_.poke();
+  }
+
   void run(std::stop_token stop) override { group_.run(stop); }
   bool synced() const override { return group_.synced_once(); }
   std::vector<TargetStats> stats() const override { return group_.stats(); }
 
 protected:
+  // Sets every reconciler's desired entries from the full lease set (and rebuilds the indexes).
   virtual void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) = 0;
+  // Patches the entries of the changed leases; false when that cannot be done alone (then the
+  // caller calls update_desired with every lease).
+  virtual bool patch_desired(const std::vector<LeaseChange>& changes, const lease::Lease& own) = 0;
+
+  static std::string lease_key(const lease::Lease& l) {
+    return lease::make_subnet_key(l.subnet, l.ipv6_subnet);
+  }
 
   BackendContext ctx_;
   SyncGroup group_;
+  std::mutex desired_mu_; // serialises update_desired and patch_desired
   std::mutex mu_;
   std::optional<lease::Lease> own_;
+  bool patchable_ = false; // the indexes match the last full set and own lease
 };
 
 // The cluster networks: flanneld routes to pod subnets inside them are adopted (see RouteTarget).
@@ -108,12 +145,38 @@ public:
 
 private:
   void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
-    routes_r_->set_desired(
-        host_gw_routes(leases, own.subnet, own.ipv6_subnet, ctx_.ext.link.index));
+    index_.clear();
+    std::vector<kernel::Route> routes;
+    routes.reserve(leases.size());
+    for (const auto& l : leases) {
+      const std::size_t first = routes.size();
+      append_host_gw_routes(l, own.subnet, own.ipv6_subnet, ctx_.ext.link.index, routes);
+      index_.add(lease_key(l), std::span(routes).subspan(first));
+    }
+    routes_r_->set_desired(std::move(routes));
+  }
+
+  bool patch_desired(const std::vector<LeaseChange>& changes, const lease::Lease& own) override {
+    LeaseIndex<kernel::Route>::Patch patch;
+    std::vector<kernel::Route> mine;
+    bool ok = true;
+    for (const auto& c : changes) {
+      mine.clear();
+      if (!c.removed) {
+        append_host_gw_routes(c.lease, own.subnet, own.ipv6_subnet, ctx_.ext.link.index, mine);
+      }
+      ok = index_.replace(lease_key(c.lease), mine, patch) && ok;
+    }
+    if (!ok) {
+      return false;
+    }
+    routes_r_->patch_desired(std::move(patch.upserts), patch.removals);
+    return true;
   }
 
   kernel::RouteTarget routes_;
   reconcile::Reconciler<kernel::Route>* routes_r_ = nullptr;
+  LeaseIndex<kernel::Route> index_;
 };
 
 class VxlanBackend final : public KernelBackend {
@@ -232,33 +295,104 @@ private:
     return {};
   }
 
-  void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
-    mac_cache_.trim(2 * leases.size() + 16);
-    VxlanEntries e = vxlan_entries(leases, own.subnet, own.ipv6_subnet, devices_, &mac_cache_);
-    for (const auto& s : e.skipped) {
+  // The neighbour and FDB reconcilers are per device: slot 0 is IPv4's when it is on.
+  std::size_t slot_of(int ifindex) const {
+    return devices_.v4_ifindex != 0 && ifindex != devices_.v4_ifindex ? 1 : 0;
+  }
+
+  void report_skipped(const std::vector<std::string>& skipped) {
+    for (const auto& s : skipped) {
       if (reported_.insert(s).second) {
         WEFT_WARN("vxlan: ignoring lease {}", s);
       }
     }
+  }
+
+  void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
+    mac_cache_.trim(2 * leases.size() + 16);
+    route_index_.clear();
+    for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
+      neigh_index_[i].clear();
+      fdb_index_[i].clear();
+    }
+    VxlanEntries e;
+    e.routes.reserve(leases.size());
+    e.neighbours.reserve(leases.size());
+    e.fdb.reserve(leases.size());
+    for (const auto& l : leases) {
+      const std::size_t r0 = e.routes.size();
+      const std::size_t n0 = e.neighbours.size();
+      const std::size_t f0 = e.fdb.size();
+      append_vxlan_entries(l, own.subnet, own.ipv6_subnet, devices_, &mac_cache_, e);
+      const std::string key = lease_key(l);
+      route_index_.add(key, std::span(e.routes).subspan(r0));
+      for (std::size_t k = n0; k < e.neighbours.size(); ++k) {
+        neigh_index_[slot_of(e.neighbours[k].ifindex)].add(key, std::span(&e.neighbours[k], 1));
+      }
+      for (std::size_t k = f0; k < e.fdb.size(); ++k) {
+        fdb_index_[slot_of(e.fdb[k].ifindex)].add(key, std::span(&e.fdb[k], 1));
+      }
+    }
+    report_skipped(e.skipped);
     routes_r_->set_desired(std::move(e.routes));
     for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-      const int ifindex =
-          i == 0 && devices_.v4_ifindex != 0 ? devices_.v4_ifindex : devices_.v6_ifindex;
       std::vector<kernel::Neighbour> n;
       std::vector<kernel::FdbEntry> f;
       for (const auto& x : e.neighbours) {
-        if (x.ifindex == ifindex) {
+        if (slot_of(x.ifindex) == i) {
           n.push_back(x);
         }
       }
       for (const auto& x : e.fdb) {
-        if (x.ifindex == ifindex) {
+        if (slot_of(x.ifindex) == i) {
           f.push_back(x);
         }
       }
       neigh_rs_[i]->set_desired(std::move(n));
       fdb_rs_[i]->set_desired(std::move(f));
     }
+  }
+
+  bool patch_desired(const std::vector<LeaseChange>& changes, const lease::Lease& own) override {
+    mac_cache_.trim(2 * route_index_.leases() + 2 * changes.size() + 16);
+    LeaseIndex<kernel::Route>::Patch routes;
+    std::vector<LeaseIndex<kernel::Neighbour>::Patch> neighs(neigh_rs_.size());
+    std::vector<LeaseIndex<kernel::FdbEntry>::Patch> fdbs(fdb_rs_.size());
+    bool ok = true;
+    for (const auto& c : changes) {
+      VxlanEntries e;
+      if (!c.removed) {
+        append_vxlan_entries(c.lease, own.subnet, own.ipv6_subnet, devices_, &mac_cache_, e);
+      }
+      report_skipped(e.skipped);
+      const std::string key = lease_key(c.lease);
+      ok = route_index_.replace(key, e.routes, routes) && ok;
+      for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
+        std::vector<kernel::Neighbour> n;
+        std::vector<kernel::FdbEntry> f;
+        for (const auto& x : e.neighbours) {
+          if (slot_of(x.ifindex) == i) {
+            n.push_back(x);
+          }
+        }
+        for (const auto& x : e.fdb) {
+          if (slot_of(x.ifindex) == i) {
+            f.push_back(x);
+          }
+        }
+        ok = neigh_index_[i].replace(key, n, neighs[i]) && ok;
+        ok = fdb_index_[i].replace(key, f, fdbs[i]) && ok;
+      }
+    }
+    if (!ok) {
+      return false;
+    }
+    routes_r_->patch_desired(std::move(routes.upserts), routes.removals);
+    for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
+      neigh_rs_[i]->patch_desired(std::move(neighs[i].upserts), neighs[i].removals);
+      fdb_rs_[i]->patch_desired(std::move(fdbs[i].upserts), fdbs[i].removals);
+    }
+    return true;
   }
 
   VxlanConfig vc_;
@@ -273,6 +407,9 @@ private:
   reconcile::Reconciler<kernel::Route>* routes_r_ = nullptr;
   std::vector<reconcile::Reconciler<kernel::Neighbour>*> neigh_rs_;
   std::vector<reconcile::Reconciler<kernel::FdbEntry>*> fdb_rs_;
+  LeaseIndex<kernel::Route> route_index_;
+  std::array<LeaseIndex<kernel::Neighbour>, 2> neigh_index_; // by slot_of()
+  std::array<LeaseIndex<kernel::FdbEntry>, 2> fdb_index_;
   std::set<std::string> reported_;
 };
 

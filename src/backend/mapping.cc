@@ -83,26 +83,32 @@ std::vector<kernel::Route> host_gw_routes(const std::vector<lease::Lease>& lease
   std::vector<kernel::Route> routes;
   routes.reserve(leases.size());
   for (const auto& l : leases) {
-    if (l.attrs.backend_type != config::kBackendHostGw || is_own(l, own_subnet, own_ipv6_subnet)) {
-      continue;
-    }
-    if (l.subnet && own_subnet) {
-      kernel::Route r;
-      r.dst = l.subnet->network();
-      r.gateway = l.attrs.public_ip;
-      r.ifindex = uplink_ifindex;
-      r.metric = kernel::spread_metric(l.subnet->network());
-      routes.push_back(r);
-    }
-    if (l.ipv6_subnet && own_ipv6_subnet && l.attrs.public_ipv6) {
-      kernel::Route r;
-      r.dst = l.ipv6_subnet->network();
-      r.gateway = *l.attrs.public_ipv6;
-      r.ifindex = uplink_ifindex;
-      routes.push_back(r);
-    }
+    append_host_gw_routes(l, own_subnet, own_ipv6_subnet, uplink_ifindex, routes);
   }
   return routes;
+}
+
+void append_host_gw_routes(const lease::Lease& l, const std::optional<net::Ip4Net>& own_subnet,
+                           const std::optional<net::Ip6Net>& own_ipv6_subnet, int uplink_ifindex,
+                           std::vector<kernel::Route>& routes) {
+  if (l.attrs.backend_type != config::kBackendHostGw || is_own(l, own_subnet, own_ipv6_subnet)) {
+    return;
+  }
+  if (l.subnet && own_subnet) {
+    kernel::Route r;
+    r.dst = l.subnet->network();
+    r.gateway = l.attrs.public_ip;
+    r.ifindex = uplink_ifindex;
+    r.metric = kernel::spread_metric(l.subnet->network());
+    routes.push_back(r);
+  }
+  if (l.ipv6_subnet && own_ipv6_subnet && l.attrs.public_ipv6) {
+    kernel::Route r;
+    r.dst = l.ipv6_subnet->network();
+    r.gateway = *l.attrs.public_ipv6;
+    r.ifindex = uplink_ifindex;
+    routes.push_back(r);
+  }
 }
 
 base::Result<VxlanConfig> parse_vxlan_config(const std::string& backend_json) {
@@ -160,54 +166,60 @@ VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,
                            const VxlanDevices& devices, VtepMacCache* cache) {
+  VxlanEntries out;
+  for (const auto& l : leases) {
+    append_vxlan_entries(l, own_subnet, own_ipv6_subnet, devices, cache, out);
+  }
+  return out;
+}
+
+void append_vxlan_entries(const lease::Lease& l, const std::optional<net::Ip4Net>& own_subnet,
+                          const std::optional<net::Ip6Net>& own_ipv6_subnet,
+                          const VxlanDevices& devices, VtepMacCache* cache, VxlanEntries& out) {
   auto vtep_mac = [&](const std::string& data) -> base::Result<net::MacAddr> {
     return cache != nullptr ? cache->get(data) : parse_vtep_mac(data);
   };
-  VxlanEntries out;
-  for (const auto& l : leases) {
-    if (l.attrs.backend_type != config::kBackendVxlan || is_own(l, own_subnet, own_ipv6_subnet)) {
-      continue;
-    }
-    if (l.subnet && devices.v4_ifindex != 0) {
-      const net::Ip4Net dst = l.subnet->network();
-      if (devices.direct_routing_net && devices.direct_routing_net->contains(l.attrs.public_ip)) {
-        kernel::Route r;
-        r.dst = dst;
-        r.gateway = l.attrs.public_ip;
-        r.ifindex = devices.uplink_ifindex;
-        r.metric = kernel::spread_metric(dst);
-        out.routes.push_back(r);
-      } else if (auto mac = vtep_mac(l.attrs.backend_data); mac.ok()) {
-        kernel::Route r;
-        r.dst = dst;
-        r.gateway = dst.ip();
-        r.ifindex = devices.v4_ifindex;
-        r.onlink = true;
-        r.metric = kernel::spread_metric(dst);
-        out.routes.push_back(r);
-        out.neighbours.push_back(kernel::Neighbour{devices.v4_ifindex, dst.ip(), *mac});
-        out.fdb.push_back(kernel::FdbEntry{devices.v4_ifindex, *mac, l.attrs.public_ip});
-      } else {
-        out.skipped.push_back(dst.to_string() + ": " + mac.status().message());
-      }
-    }
-    if (l.ipv6_subnet && devices.v6_ifindex != 0 && l.attrs.public_ipv6) {
-      const net::Ip6Net dst = l.ipv6_subnet->network();
-      if (auto mac = vtep_mac(l.attrs.backend_v6_data); mac.ok()) {
-        kernel::Route r;
-        r.dst = dst;
-        r.gateway = dst.ip();
-        r.ifindex = devices.v6_ifindex;
-        r.onlink = true;
-        out.routes.push_back(r);
-        out.neighbours.push_back(kernel::Neighbour{devices.v6_ifindex, dst.ip(), *mac});
-        out.fdb.push_back(kernel::FdbEntry{devices.v6_ifindex, *mac, *l.attrs.public_ipv6});
-      } else {
-        out.skipped.push_back(dst.to_string() + ": " + mac.status().message());
-      }
+  if (l.attrs.backend_type != config::kBackendVxlan || is_own(l, own_subnet, own_ipv6_subnet)) {
+    return;
+  }
+  if (l.subnet && devices.v4_ifindex != 0) {
+    const net::Ip4Net dst = l.subnet->network();
+    if (devices.direct_routing_net && devices.direct_routing_net->contains(l.attrs.public_ip)) {
+      kernel::Route r;
+      r.dst = dst;
+      r.gateway = l.attrs.public_ip;
+      r.ifindex = devices.uplink_ifindex;
+      r.metric = kernel::spread_metric(dst);
+      out.routes.push_back(r);
+    } else if (auto mac = vtep_mac(l.attrs.backend_data); mac.ok()) {
+      kernel::Route r;
+      r.dst = dst;
+      r.gateway = dst.ip();
+      r.ifindex = devices.v4_ifindex;
+      r.onlink = true;
+      r.metric = kernel::spread_metric(dst);
+      out.routes.push_back(r);
+      out.neighbours.push_back(kernel::Neighbour{devices.v4_ifindex, dst.ip(), *mac});
+      out.fdb.push_back(kernel::FdbEntry{devices.v4_ifindex, *mac, l.attrs.public_ip});
+    } else {
+      out.skipped.push_back(dst.to_string() + ": " + mac.status().message());
     }
   }
-  return out;
+  if (l.ipv6_subnet && devices.v6_ifindex != 0 && l.attrs.public_ipv6) {
+    const net::Ip6Net dst = l.ipv6_subnet->network();
+    if (auto mac = vtep_mac(l.attrs.backend_v6_data); mac.ok()) {
+      kernel::Route r;
+      r.dst = dst;
+      r.gateway = dst.ip();
+      r.ifindex = devices.v6_ifindex;
+      r.onlink = true;
+      out.routes.push_back(r);
+      out.neighbours.push_back(kernel::Neighbour{devices.v6_ifindex, dst.ip(), *mac});
+      out.fdb.push_back(kernel::FdbEntry{devices.v6_ifindex, *mac, *l.attrs.public_ipv6});
+    } else {
+      out.skipped.push_back(dst.to_string() + ": " + mac.status().message());
+    }
+  }
 }
 
 } // namespace weft::backend

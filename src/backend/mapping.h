@@ -21,6 +21,10 @@ std::vector<kernel::Route> host_gw_routes(const std::vector<lease::Lease>& lease
                                           const std::optional<net::Ip4Net>& own_subnet,
                                           const std::optional<net::Ip6Net>& own_ipv6_subnet,
                                           int uplink_ifindex);
+// The routes of one lease, appended to `out`.
+void append_host_gw_routes(const lease::Lease& lease, const std::optional<net::Ip4Net>& own_subnet,
+                           const std::optional<net::Ip6Net>& own_ipv6_subnet, int uplink_ifindex,
+                           std::vector<kernel::Route>& out);
 
 // vxlan settings from the Backend object (flannel's field names, case-insensitive keys).
 struct VxlanConfig {
@@ -75,5 +79,9 @@ VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,
                            const VxlanDevices& devices, VtepMacCache* cache = nullptr);
+// The entries of one lease, appended to `out`.
+void append_vxlan_entries(const lease::Lease& lease, const std::optional<net::Ip4Net>& own_subnet,
+                          const std::optional<net::Ip6Net>& own_ipv6_subnet,
+                          const VxlanDevices& devices, VtepMacCache* cache, VxlanEntries& out);
 
 } // namespace weft::backend

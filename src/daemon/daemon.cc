@@ -304,9 +304,20 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
       std::lock_guard lock(leases_mu);
       leases.apply(batch);
       pub.leases_known = leases.size();
-      if (fed_backend != nullptr) {
-        fed_backend->set_leases(leases.all());
+      if (fed_backend == nullptr) {
+        return;
       }
+      if (batch.reset) {
+        fed_backend->set_leases(leases.all());
+        return;
+      }
+      // An event: only the changed leases' entries are recomputed and diffed.
+      std::vector<backend::LeaseChange> changes;
+      changes.reserve(batch.events.size());
+      for (const auto& e : batch.events) {
+        changes.push_back({e.type == store::LeaseEvent::Type::kRemoved, e.lease});
+      }
+      fed_backend->apply_lease_changes(changes, [&] { return leases.all(); });
     });
   });
 

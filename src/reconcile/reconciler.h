@@ -15,6 +15,7 @@
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -65,17 +66,44 @@ public:
       : target_(target), clock_(clock), options_(options),
         bucket_(clock, options.rate_per_second, options.burst),
         rng_(options.seed != 0 ? options.seed : std::random_device{}()),
-        list_backoff_(options.retry_initial, options.retry_max, rng_()),
-        desired_(std::make_shared<const std::vector<Entry>>()), next_due_(clock.now()) {
+        list_backoff_(options.retry_initial, options.retry_max, rng_()), next_due_(clock.now()) {
     options_.batch_size = std::max<std::size_t>(1, options_.batch_size);
   }
 
-  // Replaces the desired set (from the lease mapping) and asks for a pass.
+  // Replaces the desired set (from the lease mapping) and asks for a pass. For a key given twice,
+  // the first entry wins.
   void set_desired(std::vector<Entry> desired) {
-    auto snapshot = std::make_shared<const std::vector<Entry>>(std::move(desired));
+    std::unordered_map<Key, Entry> by_key;
+    by_key.reserve(desired.size());
+    for (Entry& e : desired) {
+      auto key = e.key();
+      by_key.try_emplace(std::move(key), std::move(e));
+    }
     {
       std::lock_guard lock(mu_);
-      desired_ = std::move(snapshot);
+      desired_.swap(by_key);
+      full_diff_ = true;
+      touched_.clear();
+      dirty_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // Changes part of the desired set: entries added or replaced (by key) and keys removed, then
+  // asks for a pass. While the target's state is cached (cache_actual) and the last pass
+  // converged, that pass diffs only these keys: a lease event costs O(changed), not O(all).
+  void patch_desired(std::vector<Entry> upserts, const std::vector<Key>& removals) {
+    {
+      std::lock_guard lock(mu_);
+      for (const Key& k : removals) {
+        desired_.erase(k);
+        touched_.push_back(k);
+      }
+      for (Entry& e : upserts) {
+        auto key = e.key();
+        touched_.push_back(key);
+        desired_.insert_or_assign(std::move(key), std::move(e));
+      }
       dirty_ = true;
     }
     cv_.notify_all();
@@ -103,15 +131,38 @@ public:
 
   // Runs one pass now. Only one thread may call this (the loop's owner).
   SyncReport sync_once() {
-    std::shared_ptr<const std::vector<Entry>> desired;
-    {
-      std::lock_guard lock(mu_);
-      dirty_ = false;
-      desired = desired_;
-    }
     SyncReport report;
     const auto start = clock_.now();
     const bool from_cache = options_.cache_actual && cache_valid_ && start < next_list_;
+    // A full diff compares every desired key; a partial one only the keys patched since the last
+    // pass, which is exact when that pass converged from a valid cache (nothing else differs).
+    std::vector<Entry> desired;
+    std::vector<std::pair<Key, std::optional<Entry>>> patched;
+    bool partial = false;
+    {
+      std::lock_guard lock(mu_);
+      dirty_ = false;
+      partial = from_cache && !full_diff_ && retries_.empty();
+      if (partial) {
+        std::unordered_set<Key> seen;
+        patched.reserve(touched_.size());
+        for (Key& k : touched_) {
+          if (!seen.insert(k).second) {
+            continue;
+          }
+          auto it = desired_.find(k);
+          patched.emplace_back(
+              std::move(k), it == desired_.end() ? std::nullopt : std::optional<Entry>(it->second));
+        }
+      } else {
+        desired.reserve(desired_.size());
+        for (const auto& [k, e] : desired_) {
+          desired.push_back(e);
+        }
+      }
+      touched_.clear();
+      full_diff_ = false;
+    }
     std::vector<Entry> listed;
     if (!from_cache) {
       auto actual = target_.list();
@@ -139,8 +190,9 @@ public:
       }
     }
     report.listed = true;
-    std::vector<Change<Entry>> changes =
-        from_cache ? diff(*desired, cache_) : diff(*desired, listed);
+    std::vector<Change<Entry>> changes = partial      ? diff_keys(patched)
+                                         : from_cache ? diff(desired, cache_)
+                                                      : diff(desired, listed);
     report.changes = changes.size();
     forget_settled_keys(changes);
 
@@ -218,6 +270,9 @@ public:
     counters_.rate_limited += delta.rate_limited;
     ++counters_.syncs;
     counters_.pending = report.changes - report.applied;
+    if (!report.converged()) {
+      full_diff_ = true; // what was left (backoff, rate limit) is found by a full diff
+    }
     if (report.converged()) {
       ++counters_.converged_syncs;
       counters_.last_success = done;
@@ -309,6 +364,25 @@ private:
     return it->second.not_before;
   }
 
+  // The changes for patched keys against the cached target state.
+  std::vector<Change<Entry>>
+  diff_keys(const std::vector<std::pair<Key, std::optional<Entry>>>& patched) {
+    std::vector<Change<Entry>> changes;
+    for (const auto& [key, want] : patched) {
+      auto have = cache_.find(key);
+      if (!want) {
+        if (have != cache_.end()) {
+          changes.push_back(Change<Entry>{Op::kDelete, have->second, std::nullopt});
+        }
+      } else if (have == cache_.end()) {
+        changes.push_back(Change<Entry>{Op::kCreate, *want, std::nullopt});
+      } else if (!(have->second == *want)) {
+        changes.push_back(Change<Entry>{Op::kUpdate, *want, have->second});
+      }
+    }
+    return changes;
+  }
+
   // Drops retry state for keys that need no change any more.
   void forget_settled_keys(const std::vector<Change<Entry>>& changes) {
     if (retries_.empty()) {
@@ -343,7 +417,9 @@ private:
 
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
-  std::shared_ptr<const std::vector<Entry>> desired_;
+  std::unordered_map<Key, Entry> desired_;
+  std::vector<Key> touched_; // keys patched since the last pass
+  bool full_diff_ = true;    // the next pass diffs every key
   bool dirty_ = true;
   base::Clock::TimePoint next_due_;
   Counters counters_;

@@ -1,6 +1,8 @@
 #include "reconcile/reconciler.h"
 
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
 
 #include <functional>
 #include <map>
@@ -403,6 +405,144 @@ TEST(Reconciler, CachedActualListsOnlyAtResyncAndAfterFailures) {
   r.trigger();
   ASSERT_TRUE(r.sync_if_due().has_value());
   EXPECT_EQ(target.lists, 3);
+}
+
+TEST(Reconciler, PatchedKeysAloneAreDiffedBetweenResyncs) {
+  FakeTarget target;
+  base::ManualClock clock;
+  ReconcilerOptions o = quick_options();
+  o.cache_actual = true;
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(100));
+  EXPECT_TRUE(r.sync_once().converged());
+  EXPECT_EQ(target.lists, 1);
+  // Drift on a key nobody patches stays until the resync (proof that it is not diffed).
+  {
+    std::lock_guard lock(target.mu_);
+    target.items.erase("k50");
+  }
+
+  r.patch_desired({Item{"k5", 2}, Item{"new", 1}, Item{"k6", 1}}, {"k7", "absent"});
+  auto report = r.sync_if_due();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->converged());
+  EXPECT_EQ(report->changes, 3u); // k5 updated, new created, k7 deleted; k6 unchanged
+  EXPECT_EQ(target.lists, 1);
+  auto snap = target.snapshot();
+  EXPECT_EQ(snap.at("k5"), 2);
+  EXPECT_EQ(snap.count("new"), 1u);
+  EXPECT_EQ(snap.count("k7"), 0u);
+  EXPECT_EQ(snap.count("k50"), 0u);
+  const auto c = r.counters();
+  EXPECT_EQ(c.created, 101u);
+  EXPECT_EQ(c.updated, 1u);
+  EXPECT_EQ(c.deleted, 1u);
+
+  // The resync lists and diffs everything, the patches included.
+  clock.advance(seconds(31));
+  ASSERT_TRUE(r.sync_if_due().has_value());
+  EXPECT_EQ(target.lists, 2);
+  snap = target.snapshot();
+  EXPECT_EQ(snap.count("k50"), 1u);
+  EXPECT_EQ(snap.size(), 100u); // k0..k99 without k7, plus new
+}
+
+TEST(Reconciler, APatchThatFailsIsRetriedByAFullPass) {
+  FakeTarget target;
+  base::ManualClock clock;
+  ReconcilerOptions o = quick_options();
+  o.cache_actual = true;
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(10));
+  EXPECT_TRUE(r.sync_once().converged());
+
+  target.fail = [](const Change<Item>& c) { return c.entry.name == "bad"; };
+  r.patch_desired({Item{"bad", 1}, Item{"good", 1}}, {});
+  auto report = r.sync_if_due();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->failed, 1u);
+  EXPECT_EQ(report->applied, 1u);
+
+  target.fail = nullptr;
+  clock.advance(seconds(11)); // past the backoff
+  report = r.sync_if_due();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->converged());
+  EXPECT_EQ(target.lists, 2); // the failure dropped the cache
+  EXPECT_EQ(target.snapshot().size(), 12u);
+}
+
+TEST(Reconciler, SetDesiredAfterPatchesReplacesThemAll) {
+  FakeTarget target;
+  base::ManualClock clock;
+  ReconcilerOptions o = quick_options();
+  o.cache_actual = true;
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(5));
+  r.sync_once();
+  r.patch_desired({Item{"x", 1}}, {"k0"});
+  r.set_desired(items(2)); // a full set replaces the patched one, with k0 back
+  EXPECT_TRUE(r.sync_once().converged());
+  EXPECT_EQ(target.snapshot(), (std::map<std::string, int>{{"k0", 1}, {"k1", 1}}));
+}
+
+// Random patches and full sets, random drift by someone else: after every pass the target holds
+// exactly the desired set, except for drift, which the next resync repairs.
+RC_GTEST_PROP(ReconcilerProperty, PatchesConvergeLikeFullSets, ()) {
+  FakeTarget target;
+  base::ManualClock clock;
+  ReconcilerOptions o = quick_options();
+  o.cache_actual = true;
+  Reconciler<Item> r(target, clock, o);
+  std::map<std::string, int> model;
+  const auto key =
+      rc::gen::map(rc::gen::inRange(0, 30), [](int i) { return "k" + std::to_string(i); });
+  bool drifted = false;
+  const int steps = *rc::gen::inRange(1, 25);
+  for (int step = 0; step < steps; ++step) {
+    std::vector<Item> upserts;
+    std::vector<std::string> removals;
+    const int n = *rc::gen::inRange(0, 6);
+    for (int i = 0; i < n; ++i) {
+      if (*rc::gen::inRange(0, 3) == 0) {
+        removals.push_back(*key);
+      } else {
+        upserts.push_back(Item{*key, *rc::gen::inRange(0, 3)});
+      }
+    }
+    // patch_desired's order: removals, then upserts (the last one for a key wins).
+    for (const auto& k : removals) {
+      model.erase(k);
+    }
+    for (const auto& u : upserts) {
+      model[u.name] = u.value;
+    }
+    if (step == 0 || *rc::gen::inRange(0, 5) == 0) {
+      std::vector<Item> all;
+      for (const auto& [k, v] : model) {
+        all.push_back(Item{k, v});
+      }
+      r.set_desired(all);
+    } else {
+      r.patch_desired(upserts, removals);
+    }
+    if (*rc::gen::inRange(0, 4) == 0) {
+      std::lock_guard lock(target.mu_);
+      target.items[*key] = 7; // never a desired value
+      drifted = true;
+    }
+    if (*rc::gen::inRange(0, 4) == 0) {
+      clock.advance(seconds(31)); // this pass is a resync: it lists
+      drifted = false;
+    }
+    RC_ASSERT(r.sync_once().converged());
+    if (!drifted) {
+      RC_ASSERT(target.snapshot() == model);
+    }
+  }
+  clock.advance(seconds(31));
+  r.sync_once();
+  RC_ASSERT(target.snapshot() == model);
 }
 
 } // namespace
