@@ -492,9 +492,11 @@ TEST_F(EtcdStoreTest, WatchRelistsAfterCompaction) {
   LeaseModel model;
   std::mutex gate;
   std::atomic<bool> block{false};
+  std::atomic<bool> parked{false};
   std::jthread watcher([&](std::stop_token st) {
     (void)store->watch_leases(st, [&](const store::LeaseBatch& b) {
       if (block.load()) {
+        parked = true;
         std::lock_guard lock(gate); // held by the test while history is compacted away
       }
       model.apply(b);
@@ -505,7 +507,9 @@ TEST_F(EtcdStoreTest, WatchRelistsAfterCompaction) {
   block = true;
   auto first = writer->acquire_lease(attrs_for(1), options());
   ASSERT_TRUE(first.ok());
-  // The watcher is now parked in the callback. Break its stream, change and compact history.
+  // Once the watcher is parked in the callback (with the event of the first lease), break its
+  // stream, change and compact history.
+  ASSERT_TRUE(wait_until([&] { return parked.load(); }));
   ASSERT_TRUE(cluster_->stop_member(0).ok());
   ASSERT_TRUE(cluster_->restart_member(0).ok());
   std::vector<std::string> later;
