@@ -63,6 +63,13 @@ TEST(IsValidJson, AgreesWithNlohmannOnEdgeCases) {
       "[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]",
       "{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\","
       "\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:ff\"}}",
+      "1e400",
+      "-1e400",
+      "1e-400",
+      "[1.5e308, 1.8e308]",
+      "1E+308",
+      std::string(400, '9'),
+      "-" + std::string(310, '1') + ".5",
       "{\"a\":1}{\"b\":2}",
       "{\"a\":1} x",
       "{\"a\"1}",
@@ -118,6 +125,10 @@ rc::Gen<std::string> gen_jsonish() {
       "\xef\xbb\xbf",
       "\"PublicIP\"",
       "\"10.0.0.1\"",
+      "e400",
+      "e-400",
+      "e308",
+      "9999",
   };
   return rc::gen::map(rc::gen::container<std::vector<std::size_t>>(
                           rc::gen::inRange<std::size_t>(0, kPieces.size())),

@@ -1,6 +1,9 @@
 #include "lease/lease.h"
 
 #include <cctype>
+#include <clocale>
+#include <cmath>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -318,8 +321,21 @@ std::size_t scan_json_string(std::string_view text, std::size_t i) {
   return std::string_view::npos;
 }
 
+// Whether a number token's value is finite as a double (nlohmann rejects "1e400" as a number
+// overflow, after strtod in the "C" locale). Only a token with an exponent or of 300 characters
+// or more can overflow.
+bool finite_number(std::string_view token) {
+  if (token.size() < 300 && token.find_first_of("eE") == std::string_view::npos) {
+    return true;
+  }
+  static const locale_t c_locale = ::newlocale(LC_NUMERIC_MASK, "C", nullptr);
+  const std::string copy(token);
+  return std::isfinite(::strtod_l(copy.c_str(), nullptr, c_locale));
+}
+
 // Index past the number starting at text[i], or npos.
 std::size_t scan_json_number(std::string_view text, std::size_t i) {
+  const std::size_t start = i;
   const auto digit = [&](std::size_t k) {
     return k < text.size() && text[k] >= '0' && text[k] <= '9';
   };
@@ -357,7 +373,7 @@ std::size_t scan_json_number(std::string_view text, std::size_t i) {
       ++i;
     }
   }
-  return i;
+  return finite_number(text.substr(start, i - start)) ? i : std::string_view::npos;
 }
 
 } // namespace

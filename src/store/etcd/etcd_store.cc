@@ -588,7 +588,10 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
 
   while (!stop.stop_requested()) {
     if (need_list) {
-      auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_));
+      // Serializable: the member's own state at some revision R, without a round through the
+      // leader; the watch from R + 1 then delivers everything after it, wherever R is.
+      auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_),
+                              /*serializable=*/true);
       if (!r.ok()) {
         fail("listing leases", r.status());
         continue;
