@@ -204,6 +204,11 @@ public:
   const Kind& neighs() const { return neighs_; }
   const Kind& fdb() const { return fdb_; }
   std::optional<Clock::time_point> file_at() const { return file_at_; }
+  // Forgets that the subnet file was seen, so that its next write is timed.
+  void reset_file() {
+    std::lock_guard lock(mu_);
+    file_at_.reset();
+  }
 
   std::mutex& mu() { return mu_; }
   bool overflowed() const { return overflow_; }
@@ -761,6 +766,32 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
   if (o.show_log) {
     std::fprintf(stderr, "---- weftd log ----\n%s", read_text(log).c_str());
   }
+
+  // (e) A restart (as a DaemonSet rollout does): subnet.env and the lease are still there.
+  watch.reset_file();
+  {
+    const std::string restart_log = dir + "/weftd-restart.log";
+    Weftd again(o.weftd,
+                {"--etcd-endpoints=" + (*cluster)->endpoint(0), std::string("--iface=") + kUplink,
+                 "--subnet-file=" + subnet_file, "--resync-interval=30"},
+                restart_log);
+    const auto t1 = again.started();
+    if (!watch.wait(t1 + kStartDeadline, [&] { return watch.file_at().has_value(); })) {
+      std::fprintf(stderr, "---- weftd log (restart) ----\n%s\n", read_text(restart_log).c_str());
+      die("no subnet.env within 60 s of a restart");
+    }
+    {
+      std::lock_guard lock(watch.mu());
+      fig.set(tag + "restart_subnet_env_ms", ms(*watch.file_at() - t1));
+    }
+    if (own_subnet(read_text(subnet_file)) != own) {
+      fig.notes.push_back(tag + ": the restart changed the node's subnet");
+    }
+    again.stop();
+    if (o.show_log) {
+      std::fprintf(stderr, "---- weftd log (restart) ----\n%s", read_text(restart_log).c_str());
+    }
+  }
   clean_kernel();
 }
 
@@ -771,7 +802,7 @@ std::string target_of(const std::string& key) {
   const std::string backend = key.substr(0, dot1);
   const long n = std::stol(key.substr(dot1 + 1, dot2 - dot1 - 1));
   const std::string f = key.substr(dot2 + 1);
-  if (f == "subnet_env_ms") {
+  if (f == "subnet_env_ms" || f == "restart_subnet_env_ms") {
     return "<= 30";
   }
   if (f == "all_entries_ms") {

@@ -196,10 +196,6 @@ std::string metrics_text(const Published& pub) {
 base::Result<backend::ExternalInterface> external_interface(const config::Options& o,
                                                             const config::NetConfig& cfg,
                                                             kernel::Netlink& netlink) {
-  auto snapshot = kernel::read_iface_snapshot(netlink);
-  if (!snapshot.ok()) {
-    return snapshot.status();
-  }
   kernel::ExtIfaceOptions eo;
   eo.iface = o.iface;
   eo.iface_regex = o.iface_regex;
@@ -208,6 +204,10 @@ base::Result<backend::ExternalInterface> external_interface(const config::Option
   eo.public_ipv6 = o.public_ipv6;
   eo.ipv4 = cfg.enable_ipv4;
   eo.ipv6 = cfg.enable_ipv6;
+  auto snapshot = kernel::read_iface_snapshot(netlink, kernel::ext_iface_needs_routes(eo));
+  if (!snapshot.ok()) {
+    return snapshot.status();
+  }
   auto k = kernel::select_ext_iface(eo, *snapshot);
   if (!k.ok()) {
     return k.status();

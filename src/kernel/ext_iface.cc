@@ -270,7 +270,11 @@ base::Result<ExternalInterface> select_ext_iface(const ExtIfaceOptions& o, const
                          tried);
 }
 
-base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink) {
+bool ext_iface_needs_routes(const ExtIfaceOptions& o) {
+  return (o.iface.empty() && o.iface_regex.empty()) || !o.iface_can_reach.empty();
+}
+
+base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink, bool with_routes) {
   auto links = netlink.list_links();
   if (!links.ok()) {
     return links.status();
@@ -279,9 +283,12 @@ base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink) {
   if (!addrs.ok()) {
     return addrs.status();
   }
-  auto routes = netlink.list_routes(AF_UNSPEC, kMainTable, std::nullopt);
-  if (!routes.ok()) {
-    return routes.status();
+  base::Result<std::vector<Route>> routes = std::vector<Route>{};
+  if (with_routes) {
+    routes = netlink.list_routes(AF_UNSPEC, kMainTable, std::nullopt);
+    if (!routes.ok()) {
+      return routes.status();
+    }
   }
   IfaceSnapshot s;
   for (const auto& l : *links) {

@@ -48,7 +48,12 @@ struct ExternalInterface {
 base::Result<ExternalInterface> select_ext_iface(const ExtIfaceOptions& options,
                                                  const IfaceSnapshot& snapshot);
 
-// Reads the snapshot through Netlink (links, addresses, main-table routes).
-base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink);
+// Whether select_ext_iface may look at routes: for the default route's interface (no --iface or
+// --iface-regex) and for --iface-can-reach. Otherwise the snapshot can skip them, which matters on
+// a restart, when the main table holds a route per node.
+bool ext_iface_needs_routes(const ExtIfaceOptions& o);
+
+// Reads the snapshot through Netlink (links, addresses, and with `routes` the main-table routes).
+base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink, bool routes = true);
 
 } // namespace weft::kernel

@@ -39,6 +39,41 @@ TEST(ExtIface, DefaultsToTheDefaultRouteInterfaceAndItsFirstAddress) {
   EXPECT_FALSE(r->ext_v6_addr.has_value());
 }
 
+TEST(ExtIface, RoutesAreReadOnlyWhenTheChoiceCanDependOnThem) {
+  EXPECT_TRUE(ext_iface_needs_routes(ExtIfaceOptions{})); // the default route's interface
+  ExtIfaceOptions reach;
+  reach.iface = {"eth0"};
+  reach.iface_can_reach = "10.0.0.1"; // tried after the names
+  EXPECT_TRUE(ext_iface_needs_routes(reach));
+  ExtIfaceOptions pub;
+  pub.public_ip = "10.0.0.5";
+  EXPECT_TRUE(ext_iface_needs_routes(pub));
+
+  // With --iface or --iface-regex alone, the same choice (or error) without any route.
+  IfaceSnapshot no_routes = snapshot();
+  no_routes.routes.clear();
+  std::vector<ExtIfaceOptions> cases(4);
+  cases[0].iface = {"eth1"};
+  cases[1].iface = {"nonexistent", "192.168.1.11"};
+  cases[2].iface_regex = {"^ens"};
+  cases[2].ipv4 = false;
+  cases[2].ipv6 = true;
+  cases[3].iface = {"nonexistent"};
+  for (const auto& o : cases) {
+    EXPECT_FALSE(ext_iface_needs_routes(o));
+    const auto with = select_ext_iface(o, snapshot());
+    const auto without = select_ext_iface(o, no_routes);
+    ASSERT_EQ(with.ok(), without.ok()) << with.status().to_string();
+    if (with.ok()) {
+      EXPECT_EQ(with->iface.name, without->iface.name);
+      EXPECT_EQ(with->iface_addr, without->iface_addr);
+      EXPECT_EQ(with->iface_v6_addr, without->iface_v6_addr);
+    } else {
+      EXPECT_EQ(with.status().message(), without.status().message());
+    }
+  }
+}
+
 TEST(ExtIface, PublicIpWithoutIfaceFlagsPicksItsOwnerAndIsTheExtAddr) {
   ExtIfaceOptions o;
   o.public_ip = "10.0.0.5";

@@ -191,6 +191,14 @@ kill9_restart_keeps_subnet() {
   until_ok 20 cluster_exec n2 curl -sf http://127.0.0.1:8081/readyz || return 1
   after=$(cluster_subnet_env 2 FLANNEL_SUBNET)
   [ "$before" = "$after" ] || { echo "subnet changed: $before -> $after"; return 1; }
+  # The restart renewed the lease subnet.env names after reading that one key: Range calls are
+  # the config, that key and the watch's listing, with one Txn.
+  local m ranges txns
+  m=$(cluster_exec n2 curl -sf http://127.0.0.1:8081/metrics)
+  ranges=$(sed -n 's/^weft_etcd_requests_total{method="Range"} //p' <<<"$m")
+  txns=$(sed -n 's/^weft_etcd_requests_total{method="Txn"} //p' <<<"$m")
+  [ "$ranges" = 3 ] && [ "$txns" = 1 ] ||
+    { echo "restart made $ranges Range and $txns Txn calls (want 3 and 1)"; return 1; }
   until_ok 10 ping_all -4 cluster_pod_ip || return 1
   [ "$(cluster_etcdctl get --prefix --keys-only /coreos.com/network/subnets | grep -c .)" -eq 3 ]
 }

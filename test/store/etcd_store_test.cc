@@ -271,7 +271,50 @@ TEST_F(EtcdStoreTest, AcquireWithWatchRunningAllocatesFromItsMirror) {
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   d = store->rpc_counts() - before;
   EXPECT_EQ(back->subnet, late->subnet);
-  EXPECT_EQ(d[Rpc::kRange], 0u);
+  EXPECT_EQ(d[Rpc::kRange], 1u); // the single-key read of the previous subnet (gone): no listing
+}
+
+TEST_F(EtcdStoreTest, RestartReusesItsSubnetFromOneKeyRead) {
+  auto writer = make_store();
+  for (int i = 1; i <= 50; ++i) {
+    ASSERT_TRUE(writer->acquire_lease(attrs_for(1000 + i), options()).ok());
+  }
+  // Node 7 holds two leases (reservations written by hand): a listing would reuse the first in
+  // key order, 10.5.1.0/24; its subnet.env names 10.5.200.0/24.
+  const std::string value = lease::to_json(attrs_for(7));
+  const std::string prefix = "/coreos.com/network/subnets/";
+  ASSERT_TRUE(writer->client().put(prefix + "10.5.1.0-24", value).ok());
+  ASSERT_TRUE(writer->client().put(prefix + "10.5.200.0-24", value).ok());
+
+  // The node restarts (a new store): one Range of its subnet.env key, and a Txn; the 52 leases
+  // are not listed, and the subnet its pods use is kept.
+  auto restarted = make_store();
+  auto opts = options();
+  opts.previous_subnet = net::Ip4Net::parse("10.5.200.0/24").value();
+  auto before = restarted->rpc_counts();
+  auto again = restarted->acquire_lease(attrs_for(7), opts);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  auto d = restarted->rpc_counts() - before;
+  EXPECT_EQ(again->subnet->to_string(), "10.5.200.0/24");
+  EXPECT_EQ(d[Rpc::kRange], 1u);
+  EXPECT_EQ(d[Rpc::kTxn], 1u);
+  auto snap = writer->list_leases();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->leases.size(), 52u);
+
+  // Another node whose subnet.env names that subnet (a copied disk image, say) does not take it:
+  // the key is not its lease, so it lists the leases and allocates a free subnet.
+  auto stranger = make_store();
+  before = stranger->rpc_counts();
+  auto other = stranger->acquire_lease(attrs_for(8), opts);
+  ASSERT_TRUE(other.ok()) << other.status().to_string();
+  d = stranger->rpc_counts() - before;
+  EXPECT_NE(other->subnet, again->subnet);
+  EXPECT_EQ(d[Rpc::kRange], 2u);
+  auto held = writer->client().range(prefix + "10.5.200.0-24");
+  ASSERT_TRUE(held.ok());
+  ASSERT_EQ(held->kvs.size(), 1u);
+  EXPECT_EQ(held->kvs[0].value, value);
 }
 
 TEST_F(EtcdStoreTest, ConcurrentClientsWithWatchesGetDistinctSubnets) {

@@ -283,6 +283,32 @@ base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::Alloca
   return allocate(parse_kvs(std::move(r->kvs), /*cache=*/true));
 }
 
+std::optional<EtcdStore::Entry> EtcdStore::previous_entry(const lease::AllocationInput& input) {
+  if (!input.previous_subnet && !input.previous_ipv6_subnet) {
+    return std::nullopt;
+  }
+  const std::string key =
+      subnets_prefix_ + lease::make_subnet_key(input.previous_subnet, input.previous_ipv6_subnet);
+  auto r = client_->range(key, {}, /*serializable=*/true); // the Txn compares the value read
+  if (!r.ok() || r->kvs.empty()) {
+    return std::nullopt;
+  }
+  auto l = parse_kv(r->kvs[0]);
+  if (!l.ok()) {
+    return std::nullopt;
+  }
+  // Whether flanneld's first rule reuses it: held by this node and fitting the config.
+  const std::vector<const lease::Lease*> one{&*l};
+  base::Result<lease::Allocation> alloc = [&] {
+    std::lock_guard lock(mu_);
+    return lease::allocate_subnet(input, one, rng_);
+  }();
+  if (!alloc.ok() || !alloc->reused) {
+    return std::nullopt;
+  }
+  return Entry{std::move(r->kvs[0]), std::move(*l)};
+}
+
 namespace {
 
 template <typename Entries> auto find_key(Entries& entries, const std::string& key) {
@@ -379,6 +405,46 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
     }
   };
 
+  // Renews a lease this node holds with its new value; nullopt when the key changed meanwhile.
+  auto reuse = [&](const Entry& e) -> std::optional<base::Result<lease::Lease>> {
+    const KeyValue& kv = e.kv;
+    const lease::Lease& old = e.lease;
+    WEFT_INFO("Found lease ({}) for current IP ({}), reusing",
+              subnets_text(old.subnet, old.ipv6_subnet), attrs.public_ip.to_string());
+    std::int64_t id = 0;
+    std::int64_t ttl = 0;
+    if (kv.lease != 0) { // a reservation (no etcd lease) stays one
+      if (auto st = take_grant(); !st.ok()) {
+        drop_grant();
+        return base::Result<lease::Lease>(st);
+      }
+      id = grant->id;
+      ttl = grant->ttl_seconds;
+    }
+    auto t = client_->put_if_value(kv.key, kv.value, value, id, kv.lease);
+    if (!t.ok()) {
+      drop_grant();
+      return base::Result<lease::Lease>(t.status());
+    }
+    if (!t->succeeded) {
+      WEFT_INFO("lease {:?} changed while reusing it; looking again", kv.key);
+      return std::nullopt;
+    }
+    if (id == 0) {
+      drop_grant(); // a reservation needs none
+    }
+    remember(kv.key, value, id, &options);
+    return make_lease(old.subnet, old.ipv6_subnet, attrs, id, ttl, t->revision);
+  };
+
+  // A restart: subnet.env names the subnet this node held. When that key still holds this node's
+  // lease, it is renewed after a single-key read instead of a listing of every lease.
+  if (auto previous = previous_entry(input)) {
+    if (auto done = reuse(*previous)) {
+      return std::move(*done);
+    }
+  }
+
   for (int attempt = 0; attempt <= config_.max_race_retries; ++attempt) {
     // After a lost race the mirror may not have seen the winner yet: read etcd itself.
     auto planned = plan_acquire(input, /*allow_mirror=*/attempt == 0);
@@ -400,34 +466,10 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
     }
 
     if (plan.reused) {
-      const KeyValue& kv = plan.reused->kv;
-      const lease::Lease& old = plan.reused->lease;
-      WEFT_INFO("Found lease ({}) for current IP ({}), reusing",
-                subnets_text(old.subnet, old.ipv6_subnet), attrs.public_ip.to_string());
-      std::int64_t id = 0;
-      std::int64_t ttl = 0;
-      if (kv.lease != 0) { // a reservation (no etcd lease) stays one
-        if (auto st = take_grant(); !st.ok()) {
-          drop_grant();
-          return st;
-        }
-        id = grant->id;
-        ttl = grant->ttl_seconds;
+      if (auto done = reuse(*plan.reused)) {
+        return std::move(*done);
       }
-      auto t = client_->put_if_value(kv.key, kv.value, value, id, kv.lease);
-      if (!t.ok()) {
-        drop_grant();
-        return t.status();
-      }
-      if (!t->succeeded) {
-        WEFT_INFO("lease {:?} changed while reusing it; looking again", kv.key);
-        continue;
-      }
-      if (id == 0) {
-        drop_grant(); // a reservation needs none
-      }
-      remember(kv.key, value, id, &options);
-      return make_lease(old.subnet, old.ipv6_subnet, attrs, id, ttl, t->revision);
+      continue; // changed meanwhile: look again
     }
 
     const std::string key =

@@ -107,6 +107,9 @@ private:
   // for a watch that is still reading its snapshot), without copying it; else from a
   // serializable ranged read.
   base::Result<AcquirePlan> plan_acquire(const lease::AllocationInput& input, bool allow_mirror);
+  // The lease at the previous subnet (subnet.env) when it is this node's and fits the config,
+  // from a single-key read; nullopt otherwise (or on any error: the listing decides then).
+  std::optional<Entry> previous_entry(const lease::AllocationInput& input);
   static AcquirePlan plan_from(const std::vector<Entry>& entries, lease::Allocation alloc);
   // Mirror maintenance by the watch that owns it. mirror_ is written only by that watch's
   // thread, which may therefore read it without the lock.
