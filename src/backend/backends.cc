@@ -300,6 +300,18 @@ private:
     return devices_.v4_ifindex != 0 && ifindex != devices_.v4_ifindex ? 1 : 0;
   }
 
+  // The entries of one device slot (neighbours or FDB entries).
+  template <typename Entry>
+  std::vector<Entry> in_slot(const std::vector<Entry>& entries, std::size_t slot) const {
+    std::vector<Entry> out;
+    for (const auto& x : entries) {
+      if (slot_of(x.ifindex) == slot) {
+        out.push_back(x);
+      }
+    }
+    return out;
+  }
+
   void report_skipped(const std::vector<std::string>& skipped) {
     for (const auto& s : skipped) {
       if (reported_.insert(s).second) {
@@ -336,20 +348,8 @@ private:
     report_skipped(e.skipped);
     routes_r_->set_desired(std::move(e.routes));
     for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-      std::vector<kernel::Neighbour> n;
-      std::vector<kernel::FdbEntry> f;
-      for (const auto& x : e.neighbours) {
-        if (slot_of(x.ifindex) == i) {
-          n.push_back(x);
-        }
-      }
-      for (const auto& x : e.fdb) {
-        if (slot_of(x.ifindex) == i) {
-          f.push_back(x);
-        }
-      }
-      neigh_rs_[i]->set_desired(std::move(n));
-      fdb_rs_[i]->set_desired(std::move(f));
+      neigh_rs_[i]->set_desired(in_slot(e.neighbours, i));
+      fdb_rs_[i]->set_desired(in_slot(e.fdb, i));
     }
   }
 
@@ -368,20 +368,8 @@ private:
       const std::string key = lease_key(c.lease);
       ok = route_index_.replace(key, e.routes, routes) && ok;
       for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-        std::vector<kernel::Neighbour> n;
-        std::vector<kernel::FdbEntry> f;
-        for (const auto& x : e.neighbours) {
-          if (slot_of(x.ifindex) == i) {
-            n.push_back(x);
-          }
-        }
-        for (const auto& x : e.fdb) {
-          if (slot_of(x.ifindex) == i) {
-            f.push_back(x);
-          }
-        }
-        ok = neigh_index_[i].replace(key, n, neighs[i]) && ok;
-        ok = fdb_index_[i].replace(key, f, fdbs[i]) && ok;
+        ok = neigh_index_[i].replace(key, in_slot(e.neighbours, i), neighs[i]) && ok;
+        ok = fdb_index_[i].replace(key, in_slot(e.fdb, i), fdbs[i]) && ok;
       }
     }
     if (!ok) {

@@ -363,22 +363,11 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     return 1;
   }
 
-  // Stops the watch before the backend it feeds goes away (on every return from here on).
+  // Stops and joins the watch before the backend it feeds goes away (on every return from here).
   struct WatchStopper {
     std::jthread& thread;
-    std::mutex& mu;
-    backend::Backend*& fed;
-    ~WatchStopper() {
-      {
-        std::lock_guard lock(mu);
-        fed = nullptr;
-      }
-      thread.request_stop();
-      if (thread.joinable()) {
-        thread.join();
-      }
-    }
-  } watch_stopper{watch_thread, leases_mu, fed_backend};
+    ~WatchStopper() { thread = {}; }
+  } watch_stopper{watch_thread};
   backend::Backend& backend = **be;
 
   // 5. The lease, keeping the previous subnet from subnet.env when possible.
@@ -501,8 +490,7 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   WEFT_INFO("shutting down; routes, rules and the lease stay in place (as flanneld)");
   rules_thread = {};
   keep_thread = {};
-  watch_thread.request_stop();
-  watch_thread.join();
+  watch_thread = {};
   reconcile_thread = {};
   if (health) {
     health->stop();
