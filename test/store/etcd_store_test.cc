@@ -276,15 +276,16 @@ TEST_F(EtcdStoreTest, AcquireWithWatchRunningAllocatesFromItsMirror) {
 
 TEST_F(EtcdStoreTest, RestartReusesItsSubnetFromOneKeyRead) {
   auto writer = make_store();
-  for (int i = 1; i <= 50; ++i) {
-    ASSERT_TRUE(writer->acquire_lease(attrs_for(1000 + i), options()).ok());
-  }
-  // Node 7 holds two leases (reservations written by hand): a listing would reuse the first in
-  // key order, 10.5.1.0/24; its subnet.env names 10.5.200.0/24.
+  // Node 7 holds two leases (reservations written by hand, before the others are allocated so
+  // that none lands on them): a listing would reuse the first in key order, 10.5.1.0/24; its
+  // subnet.env names 10.5.200.0/24.
   const std::string value = lease::to_json(attrs_for(7));
   const std::string prefix = "/coreos.com/network/subnets/";
   ASSERT_TRUE(writer->client().put(prefix + "10.5.1.0-24", value).ok());
   ASSERT_TRUE(writer->client().put(prefix + "10.5.200.0-24", value).ok());
+  for (int i = 1; i <= 50; ++i) {
+    ASSERT_TRUE(writer->acquire_lease(attrs_for(1000 + i), options()).ok());
+  }
 
   // The node restarts (a new store): one Range of its subnet.env key, and a Txn; the 52 leases
   // are not listed, and the subnet its pods use is kept.
