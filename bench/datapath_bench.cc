@@ -4,7 +4,6 @@
 // CPU, with the targets and the delta to a baseline beside them. Never fails on time.
 
 #include <fcntl.h>
-#include <grpcpp/grpcpp.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -46,7 +45,6 @@
 #include "lease/subnet_key.h"
 #include "net/ip_net.h"
 #include "store/etcd/etcd_client.h"
-#include "store/etcd/rpc.grpc.pb.h"
 #include "test/support/etcd_cluster.h"
 
 extern char** environ;
@@ -520,22 +518,14 @@ private:
 };
 
 // Writes leases [from, to) with Txn batches of kTxnOps puts.
-void bulk_load(etcdserverpb::KV::Stub& kv, std::uint32_t from, std::uint32_t to, bool vxlan) {
+void bulk_load(store::etcd::EtcdClient& etcd, std::uint32_t from, std::uint32_t to, bool vxlan) {
   for (std::uint32_t i = from; i < to;) {
-    etcdserverpb::TxnRequest req;
+    std::vector<std::pair<std::string, std::string>> kvs;
     for (std::size_t n = 0; n < kTxnOps && i < to; ++n, ++i) {
       const BenchLease l = bench_lease(i);
-      auto* put = req.add_success()->mutable_request_put();
-      put->set_key(lease_key(l));
-      put->set_value(lease_value(l, vxlan));
+      kvs.emplace_back(lease_key(l), lease_value(l, vxlan));
     }
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    etcdserverpb::TxnResponse resp;
-    const grpc::Status st = kv.Txn(&ctx, req, &resp);
-    if (!st.ok()) {
-      die("bulk load Txn: " + st.error_message());
-    }
+    check(etcd.put_all(kvs).status(), "bulk load Txn");
   }
 }
 
@@ -611,10 +601,8 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
                                          c.backend);
   check(etcd.put(std::string(kPrefix) + "/config", config).status(), "writing the config");
 
-  auto channel = grpc::CreateChannel((*cluster)->host_port(0), grpc::InsecureChannelCredentials());
-  auto kv = etcdserverpb::KV::NewStub(channel);
   const auto load0 = Clock::now();
-  bulk_load(*kv, 0, c.leases, vxlan);
+  bulk_load(etcd, 0, c.leases, vxlan);
   std::fprintf(stderr, "   bulk load of %u leases: %.0f ms\n", c.leases, ms(Clock::now() - load0));
 
   const TempDir tmp;

@@ -33,7 +33,7 @@ function(weft_fuzz_target name)
 endfunction()
 
 # weft_prefer_static_imports(): points the imported libraries created in the calling directory
-# (gRPC, absl, protobuf, OpenSSL, libnl ...) at Debian's static archives where one exists next to
+# (nghttp2, OpenSSL, libnl ...) at Debian's static archives where one exists next to
 # the shared library. weftd then maps a handful of shared objects instead of about seventy: it
 # starts faster (no symbol resolution across 60 libraries) and keeps fewer pages resident.
 # Off for sanitizer and fuzz builds, and with -DWEFT_STATIC_DEPS=OFF.

@@ -7,8 +7,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config clang-14 lld-14 libclang-rt-14-dev clang-format clang-tidy
   # libraries
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
+  libnghttp2-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev
   libnl-3-dev libnl-route-3-dev libnftables-dev
   libcpp-httplib-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev

@@ -49,10 +49,12 @@ struct TargetStats {
 };
 
 // A lease event: added or changed (removed = false), or gone (removed = true; then only the
-// subnets are set).
+// subnets are set). `previous` is the lease as the backend last saw it, if it knew the lease: its
+// entries are the ones the event replaces.
 struct LeaseChange {
   bool removed = false;
   lease::Lease lease;
+  std::optional<lease::Lease> previous;
 };
 
 class Backend {

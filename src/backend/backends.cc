@@ -145,32 +145,37 @@ public:
 
 private:
   void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
-    index_.clear();
     std::vector<kernel::Route> routes;
     routes.reserve(leases.size());
     for (const auto& l : leases) {
-      const std::size_t first = routes.size();
       append_host_gw_routes(l, own.subnet, own.ipv6_subnet, ctx_.ext.link.index, routes);
-      index_.add(lease_key(l), std::span(routes).subspan(first));
     }
+    index_.rebuild(routes);
     routes_r_->set_desired(std::move(routes));
   }
 
   bool patch_desired(const std::vector<LeaseChange>& changes, const lease::Lease& own) override {
     LeaseIndex<kernel::Route>::Patch patch;
-    std::vector<kernel::Route> mine;
+    std::vector<kernel::Route> before;
+    std::vector<kernel::Route> now;
+    const auto wanted = [this](const kernel::RouteKey& k) { return routes_r_->wants(k); };
     bool ok = true;
     for (const auto& c : changes) {
-      mine.clear();
-      if (!c.removed) {
-        append_host_gw_routes(c.lease, own.subnet, own.ipv6_subnet, ctx_.ext.link.index, mine);
+      before.clear();
+      now.clear();
+      if (c.previous) {
+        append_host_gw_routes(*c.previous, own.subnet, own.ipv6_subnet, ctx_.ext.link.index,
+                              before);
       }
-      ok = index_.replace(lease_key(c.lease), mine, patch) && ok;
+      if (!c.removed) {
+        append_host_gw_routes(c.lease, own.subnet, own.ipv6_subnet, ctx_.ext.link.index, now);
+      }
+      ok = index_.replace(before, now, wanted, patch) && ok;
     }
     if (!ok) {
       return false;
     }
-    routes_r_->patch_desired(std::move(patch.upserts), patch.removals);
+    routes_r_->patch_desired(patch.upserts(), patch.removals());
     return true;
   }
 
@@ -321,64 +326,63 @@ private:
   }
 
   void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
-    mac_cache_.trim(2 * leases.size() + 16);
-    route_index_.clear();
-    for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-      neigh_index_[i].clear();
-      fdb_index_[i].clear();
-    }
     VxlanEntries e;
     e.routes.reserve(leases.size());
     e.neighbours.reserve(leases.size());
     e.fdb.reserve(leases.size());
     for (const auto& l : leases) {
-      const std::size_t r0 = e.routes.size();
-      const std::size_t n0 = e.neighbours.size();
-      const std::size_t f0 = e.fdb.size();
-      append_vxlan_entries(l, own.subnet, own.ipv6_subnet, devices_, &mac_cache_, e);
-      const std::string key = lease_key(l);
-      route_index_.add(key, std::span(e.routes).subspan(r0));
-      for (std::size_t k = n0; k < e.neighbours.size(); ++k) {
-        neigh_index_[slot_of(e.neighbours[k].ifindex)].add(key, std::span(&e.neighbours[k], 1));
-      }
-      for (std::size_t k = f0; k < e.fdb.size(); ++k) {
-        fdb_index_[slot_of(e.fdb[k].ifindex)].add(key, std::span(&e.fdb[k], 1));
-      }
+      append_vxlan_entries(l, own.subnet, own.ipv6_subnet, devices_, e);
     }
     report_skipped(e.skipped);
+    route_index_.rebuild(e.routes);
     routes_r_->set_desired(std::move(e.routes));
     for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-      neigh_rs_[i]->set_desired(in_slot(e.neighbours, i));
-      fdb_rs_[i]->set_desired(in_slot(e.fdb, i));
+      auto neighbours = in_slot(e.neighbours, i);
+      auto fdb = in_slot(e.fdb, i);
+      neigh_index_[i].rebuild(neighbours);
+      fdb_index_[i].rebuild(fdb);
+      neigh_rs_[i]->set_desired(std::move(neighbours));
+      fdb_rs_[i]->set_desired(std::move(fdb));
     }
   }
 
   bool patch_desired(const std::vector<LeaseChange>& changes, const lease::Lease& own) override {
-    mac_cache_.trim(2 * route_index_.leases() + 2 * changes.size() + 16);
     LeaseIndex<kernel::Route>::Patch routes;
     std::vector<LeaseIndex<kernel::Neighbour>::Patch> neighs(neigh_rs_.size());
     std::vector<LeaseIndex<kernel::FdbEntry>::Patch> fdbs(fdb_rs_.size());
+    const auto route_wanted = [this](const kernel::RouteKey& k) { return routes_r_->wants(k); };
     bool ok = true;
     for (const auto& c : changes) {
-      VxlanEntries e;
-      if (!c.removed) {
-        append_vxlan_entries(c.lease, own.subnet, own.ipv6_subnet, devices_, &mac_cache_, e);
+      VxlanEntries before;
+      VxlanEntries now;
+      if (c.previous) {
+        append_vxlan_entries(*c.previous, own.subnet, own.ipv6_subnet, devices_, before);
       }
-      report_skipped(e.skipped);
-      const std::string key = lease_key(c.lease);
-      ok = route_index_.replace(key, e.routes, routes) && ok;
+      if (!c.removed) {
+        append_vxlan_entries(c.lease, own.subnet, own.ipv6_subnet, devices_, now);
+      }
+      report_skipped(now.skipped);
+      ok = route_index_.replace(before.routes, now.routes, route_wanted, routes) && ok;
       for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-        ok = neigh_index_[i].replace(key, in_slot(e.neighbours, i), neighs[i]) && ok;
-        ok = fdb_index_[i].replace(key, in_slot(e.fdb, i), fdbs[i]) && ok;
+        const auto neigh_wanted = [&, i](const kernel::NeighKey& k) {
+          return neigh_rs_[i]->wants(k);
+        };
+        const auto fdb_wanted = [&, i](const kernel::FdbKey& k) { return fdb_rs_[i]->wants(k); };
+        ok = neigh_index_[i].replace(in_slot(before.neighbours, i), in_slot(now.neighbours, i),
+                                     neigh_wanted, neighs[i]) &&
+             ok;
+        ok = fdb_index_[i].replace(in_slot(before.fdb, i), in_slot(now.fdb, i), fdb_wanted,
+                                   fdbs[i]) &&
+             ok;
       }
     }
     if (!ok) {
       return false;
     }
-    routes_r_->patch_desired(std::move(routes.upserts), routes.removals);
+    routes_r_->patch_desired(routes.upserts(), routes.removals());
     for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-      neigh_rs_[i]->patch_desired(std::move(neighs[i].upserts), neighs[i].removals);
-      fdb_rs_[i]->patch_desired(std::move(fdbs[i].upserts), fdbs[i].removals);
+      neigh_rs_[i]->patch_desired(neighs[i].upserts(), neighs[i].removals());
+      fdb_rs_[i]->patch_desired(fdbs[i].upserts(), fdbs[i].removals());
     }
     return true;
   }
@@ -388,7 +392,6 @@ private:
   std::optional<kernel::LinkInfo> v4_dev_;
   std::optional<kernel::LinkInfo> v6_dev_;
   VxlanDevices devices_;
-  VtepMacCache mac_cache_;
   kernel::RouteTarget routes_;
   std::vector<std::unique_ptr<kernel::NeighTarget>> neighs_;
   std::vector<std::unique_ptr<kernel::FdbTarget>> fdbs_;

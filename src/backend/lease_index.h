@@ -1,13 +1,15 @@
 #pragma once
-// LeaseIndex<Entry>: which lease wants which entries of one reconciler, so that a lease event
-// changes only that lease's entries (Reconciler::patch_desired). A key wanted by two leases at
-// once cannot be patched safely (a full set decides which lease wins, the first), so the patch
-// reports a conflict and the caller sets the full set instead.
+// LeaseIndex<Entry>: lets a lease event change only that lease's entries of one reconciler
+// (Reconciler::patch_desired). The entries a lease had are computed again from its previous
+// version, so nothing is kept per lease; what is kept is the few keys that two leases want at once
+// (two leases publishing one VTEP MAC). Such a key cannot be patched safely (a full set decides
+// which lease wins, the first), so a patch touching one reports a conflict and the caller sets
+// the full set instead.
 
-#include <algorithm>
+#include <optional>
 #include <span>
-#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "reconcile/diff.h"
@@ -18,73 +20,91 @@ template <typename Entry> class LeaseIndex {
 public:
   using Key = reconcile::KeyOf<Entry>;
 
-  struct Patch {
-    std::vector<Entry> upserts;
-    std::vector<Key> removals;
+  // The changes of one batch of events, by key: the last event touching a key decides whether it
+  // is upserted or removed.
+  class Patch {
+  public:
+    void upsert(const Entry& e) { by_key_.insert_or_assign(e.key(), e); }
+    void remove(const Key& k) { by_key_.insert_or_assign(k, std::nullopt); }
+    bool touches(const Key& k) const { return by_key_.count(k) != 0; }
+    std::vector<Entry> upserts() const {
+      std::vector<Entry> out;
+      for (const auto& [k, e] : by_key_) {
+        if (e) {
+          out.push_back(*e);
+        }
+      }
+      return out;
+    }
+    std::vector<Key> removals() const {
+      std::vector<Key> out;
+      for (const auto& [k, e] : by_key_) {
+        if (!e) {
+          out.push_back(k);
+        }
+      }
+      return out;
+    }
+
+  private:
+    std::unordered_map<Key, std::optional<Entry>> by_key_;
   };
 
-  void clear() {
-    by_lease_.clear();
-    refs_.clear();
-  }
-
-  // For a full set: lease `lease` wants `entries`.
-  void add(const std::string& lease, std::span<const Entry> entries) {
-    if (entries.empty()) {
-      return;
-    }
-    auto& keys = by_lease_[lease];
+  // A full set: records the keys that more than one lease wants. `entries` are all leases' entries.
+  void rebuild(std::span<const Entry> entries) {
+    shared_.clear();
+    std::unordered_set<Key> seen;
+    seen.reserve(entries.size());
     for (const Entry& e : entries) {
-      keys.push_back(e.key());
-      ++refs_[keys.back()];
+      if (!seen.insert(e.key()).second) {
+        shared_.insert(e.key());
+      }
     }
   }
 
-  // An event: lease `lease` now wants `entries` (none once it is gone). Adds what changes to
-  // `patch`; false when a key involved is (or was) wanted by another lease too.
-  bool replace(const std::string& lease, std::span<const Entry> entries, Patch& patch) {
+  // An event: a lease that wanted `before` (its previous version's entries; none if it is new)
+  // now wants `now` (none once it is gone). `desired_has(key)` tells whether the reconciler's
+  // desired set holds a key. Adds what changes to `patch`; false when a key involved is, or would
+  // become, wanted by another lease too.
+  template <typename DesiredHas>
+  bool replace(std::span<const Entry> before, std::span<const Entry> now,
+               const DesiredHas& desired_has, Patch& patch) {
     bool ok = true;
-    std::vector<Key> now;
-    now.reserve(entries.size());
-    for (const Entry& e : entries) {
-      now.push_back(e.key());
-    }
-    auto it = by_lease_.find(lease);
-    const std::vector<Key> none;
-    const std::vector<Key>& before = it == by_lease_.end() ? none : it->second;
-    for (const Key& k : before) {
-      if (std::find(now.begin(), now.end(), k) != now.end()) {
-        continue;
+    auto in = [](std::span<const Entry> v, const Key& k) {
+      for (const Entry& e : v) {
+        if (e.key() == k) {
+          return true;
+        }
       }
-      auto r = refs_.find(k);
-      if (r == refs_.end() || --r->second > 0) {
-        ok = false; // another lease still wants it
-        continue;
-      }
-      refs_.erase(r);
-      patch.removals.push_back(k);
-    }
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      if (std::find(before.begin(), before.end(), now[i]) == before.end() && ++refs_[now[i]] > 1) {
+      return false;
+    };
+    for (const Entry& e : before) {
+      const Key k = e.key();
+      if (shared_.count(k) != 0) {
         ok = false;
+      } else if (!in(now, k)) {
+        patch.remove(k);
       }
-      patch.upserts.push_back(entries[i]);
     }
-    if (now.empty()) {
-      if (it != by_lease_.end()) {
-        by_lease_.erase(it);
+    for (const Entry& e : now) {
+      const Key k = e.key();
+      if (shared_.count(k) != 0) {
+        ok = false;
+      } else if (!in(before, k) && (desired_has(k) || patch.touches(k))) {
+        // Another lease has this key, in the desired set or earlier in this batch. (A key this
+        // batch removed from another lease is also refused: the full set then decides.)
+        ok = false;
+        shared_.insert(k);
       }
-    } else {
-      by_lease_[lease] = std::move(now);
+      patch.upsert(e);
     }
     return ok;
   }
 
-  std::size_t leases() const { return by_lease_.size(); }
+  std::size_t shared_keys() const { return shared_.size(); }
 
 private:
-  std::unordered_map<std::string, std::vector<Key>> by_lease_;
-  std::unordered_map<Key, int> refs_;
+  std::unordered_set<Key> shared_;
 };
 
 } // namespace weft::backend

@@ -144,7 +144,7 @@ std::string vxlan_backend_data(std::uint32_t vni, const net::MacAddr& mac) {
   return "{\"VNI\":" + std::to_string(vni) + ",\"VtepMAC\":\"" + mac.to_string() + "\"}";
 }
 
-base::Result<net::MacAddr> parse_vtep_mac(const std::string& backend_data) {
+base::Result<net::MacAddr> parse_vtep_mac_json(const std::string& backend_data) {
   json obj = json::parse(backend_data, nullptr, false);
   const json* mac = obj.is_discarded() ? nullptr : find_key(obj, "VtepMAC");
   if (mac == nullptr || !mac->is_string()) {
@@ -154,31 +154,46 @@ base::Result<net::MacAddr> parse_vtep_mac(const std::string& backend_data) {
   return net::MacAddr::parse(mac->get<std::string>());
 }
 
-const base::Result<net::MacAddr>& VtepMacCache::get(const std::string& backend_data) {
-  auto it = map_.find(backend_data);
-  if (it == map_.end()) {
-    it = map_.emplace(backend_data, parse_vtep_mac(backend_data)).first;
+base::Result<net::MacAddr> parse_vtep_mac(const std::string& backend_data) {
+  // flanneld writes {"VNI":<n>,"VtepMAC":"<mac>"} and so do we: read that form directly (a full
+  // set maps every lease, and a JSON parse each cost 1 to 2 us); anything else goes through JSON.
+  constexpr std::string_view kHead = "{\"VNI\":";
+  constexpr std::string_view kMid = ",\"VtepMAC\":\"";
+  const std::string_view d(backend_data);
+  if (d.size() > kHead.size() && d.substr(0, kHead.size()) == kHead && d.size() >= 3 &&
+      d.substr(d.size() - 2) == "\"}") {
+    std::size_t i = kHead.size();
+    const std::size_t digits = i;
+    while (i < d.size() && d[i] >= '0' && d[i] <= '9') {
+      ++i;
+    }
+    const bool number = i > digits && i - digits <= 10 && (d[digits] != '0' || i - digits == 1);
+    if (number && d.substr(i, kMid.size()) == kMid) {
+      const std::size_t mac_at = i + kMid.size();
+      const std::string_view mac = d.substr(mac_at, d.size() - 2 - mac_at);
+      if (mac.find_first_of("\"\\") == std::string_view::npos) {
+        return net::MacAddr::parse(mac);
+      }
+    }
   }
-  return it->second;
+  return parse_vtep_mac_json(backend_data);
 }
 
 VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,
-                           const VxlanDevices& devices, VtepMacCache* cache) {
+                           const VxlanDevices& devices) {
   VxlanEntries out;
   for (const auto& l : leases) {
-    append_vxlan_entries(l, own_subnet, own_ipv6_subnet, devices, cache, out);
+    append_vxlan_entries(l, own_subnet, own_ipv6_subnet, devices, out);
   }
   return out;
 }
 
 void append_vxlan_entries(const lease::Lease& l, const std::optional<net::Ip4Net>& own_subnet,
                           const std::optional<net::Ip6Net>& own_ipv6_subnet,
-                          const VxlanDevices& devices, VtepMacCache* cache, VxlanEntries& out) {
-  auto vtep_mac = [&](const std::string& data) -> base::Result<net::MacAddr> {
-    return cache != nullptr ? cache->get(data) : parse_vtep_mac(data);
-  };
+                          const VxlanDevices& devices, VxlanEntries& out) {
+  const auto vtep_mac = [](const std::string& data) { return parse_vtep_mac(data); };
   if (l.attrs.backend_type != config::kBackendVxlan || is_own(l, own_subnet, own_ipv6_subnet)) {
     return;
   }

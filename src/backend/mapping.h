@@ -39,24 +39,10 @@ base::Result<VxlanConfig> parse_vxlan_config(const std::string& backend_json);
 
 // flannel's vxlan BackendData: {"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:ff"}.
 std::string vxlan_backend_data(std::uint32_t vni, const net::MacAddr& mac);
+// The VtepMAC of a BackendData: flannel's own form is read directly, any other through JSON
+// (parse_vtep_mac_json, which gives the same result for every input; tests compare the two).
 base::Result<net::MacAddr> parse_vtep_mac(const std::string& backend_data);
-
-// parse_vtep_mac() remembered by BackendData text: the entries are recomputed for every lease on
-// each change, and a lease's JSON is then parsed once instead of once per change.
-class VtepMacCache {
-public:
-  const base::Result<net::MacAddr>& get(const std::string& backend_data);
-  // Forgets everything once more than `limit` texts are held (leases that left).
-  void trim(std::size_t limit) {
-    if (map_.size() > limit) {
-      map_.clear();
-    }
-  }
-  std::size_t size() const { return map_.size(); }
-
-private:
-  std::unordered_map<std::string, base::Result<net::MacAddr>> map_;
-};
+base::Result<net::MacAddr> parse_vtep_mac_json(const std::string& backend_data);
 
 struct VxlanEntries {
   std::vector<kernel::Route> routes;
@@ -78,10 +64,10 @@ struct VxlanDevices {
 VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,
-                           const VxlanDevices& devices, VtepMacCache* cache = nullptr);
+                           const VxlanDevices& devices);
 // The entries of one lease, appended to `out`.
 void append_vxlan_entries(const lease::Lease& lease, const std::optional<net::Ip4Net>& own_subnet,
                           const std::optional<net::Ip6Net>& own_ipv6_subnet,
-                          const VxlanDevices& devices, VtepMacCache* cache, VxlanEntries& out);
+                          const VxlanDevices& devices, VxlanEntries& out);
 
 } // namespace weft::backend

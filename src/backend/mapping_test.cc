@@ -106,36 +106,39 @@ TEST(Vxlan, DirectRoutingUsesUplinkForPeersOnTheSameSubnet) {
   EXPECT_EQ(e.neighbours.size(), 1u);
 }
 
-TEST(Vxlan, VtepMacCacheParsesEachBackendDataOnce) {
-  VtepMacCache cache;
-  const std::string good = R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})";
-  const std::string bad = R"({"VNI":1})";
-  ASSERT_TRUE(cache.get(good).ok());
-  EXPECT_EQ(cache.get(good)->to_string(), "0e:00:00:00:00:03");
-  EXPECT_FALSE(cache.get(bad).ok());
-  EXPECT_EQ(cache.get(bad).status().message(), parse_vtep_mac(bad).status().message());
-  EXPECT_EQ(cache.size(), 2u);
-  cache.trim(2);
-  EXPECT_EQ(cache.size(), 2u);
-  cache.trim(1);
-  EXPECT_EQ(cache.size(), 0u);
-
-  // The entries are the same with and without the cache.
-  std::vector<lease::Lease> leases = {
-      make_lease("10.244.2.0/24", "10.250.0.12", "vxlan", good.c_str()),
-      make_lease("10.244.3.0/24", "10.250.0.13", "vxlan", bad.c_str()),
+TEST(Vxlan, VtepMacFastPathAgreesWithJson) {
+  // flannel's own form, read without JSON, and forms that must go through JSON: all agree.
+  const std::vector<std::string> inputs = {
+      R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})",
+      R"({"VNI":4096,"VtepMAC":"AA:bb:CC:dd:EE:ff"})",
+      R"({"VNI":1,"VtepMAC":"0e:00:00:00:00"})",       // short MAC
+      R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03:04"})", // long
+      R"({"VNI":1,"VtepMAC":"zz:00:00:00:00:03"})",
+      R"({"VNI":1,"VtepMAC":""})",
+      R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:0\u0033"})", // an escape: JSON decides
+      R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03","VtepMAC":"0e:00:00:00:00:04"})",
+      R"({"VNI":1, "VtepMAC":"0e:00:00:00:00:03"})",
+      R"({"VtepMAC":"0e:00:00:00:00:03","VNI":1})",
+      R"({"vtepmac":"0e:00:00:00:00:03"})",
+      R"({"VNI":1})",
+      R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"}x)",
+      R"({"VNI":,"VtepMAC":"0e:00:00:00:00:03"})",
+      R"({"VNI":01,"VtepMAC":"0e:00:00:00:00:03"})", // not JSON: a leading zero
+      R"({"VNI":0,"VtepMAC":"0e:00:00:00:00:03"})",
+      R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03)",
+      R"(null)",
+      "",
   };
-  VxlanDevices dev;
-  dev.v4_ifindex = 9;
-  dev.uplink_ifindex = 2;
-  auto plain = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
-  auto cached =
-      vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev, &cache);
-  EXPECT_EQ(plain.routes, cached.routes);
-  EXPECT_EQ(plain.neighbours, cached.neighbours);
-  EXPECT_EQ(plain.fdb, cached.fdb);
-  EXPECT_EQ(plain.skipped, cached.skipped);
-  EXPECT_EQ(cached.routes.size(), 1u);
+  for (const auto& in : inputs) {
+    const auto fast = parse_vtep_mac(in);
+    const auto slow = parse_vtep_mac_json(in);
+    ASSERT_EQ(fast.ok(), slow.ok()) << in;
+    if (fast.ok()) {
+      EXPECT_EQ(*fast, *slow) << in;
+    }
+  }
+  EXPECT_EQ(parse_vtep_mac(R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})")->to_string(),
+            "0e:00:00:00:00:03");
 }
 
 } // namespace

@@ -1,6 +1,5 @@
 #include "daemon/daemon.h"
 
-#include <malloc.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -8,6 +7,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "backend/backend.h"
@@ -43,21 +43,30 @@ struct Published {
 // The leases the watch has delivered, keyed by subnet key; guarded by the daemon's mutex.
 class LeaseSet {
 public:
-  void apply(const store::LeaseBatch& batch) {
-    if (batch.reset) {
-      leases_.clear();
-      for (const auto& l : batch.snapshot) {
-        leases_[lease::make_subnet_key(l.subnet, l.ipv6_subnet)] = l;
-      }
+  void reset(const std::vector<lease::Lease>& snapshot) {
+    leases_.clear();
+    for (const auto& l : snapshot) {
+      leases_[lease::make_subnet_key(l.subnet, l.ipv6_subnet)] = l;
     }
-    for (const auto& e : batch.events) {
-      const std::string key = lease::make_subnet_key(e.lease.subnet, e.lease.ipv6_subnet);
-      if (e.type == store::LeaseEvent::Type::kAdded) {
-        leases_[key] = e.lease;
+  }
+  // Applies one event; returns the lease it replaces or removes, if there was one.
+  std::optional<lease::Lease> apply(const store::LeaseEvent& e) {
+    const std::string key = lease::make_subnet_key(e.lease.subnet, e.lease.ipv6_subnet);
+    auto it = leases_.find(key);
+    std::optional<lease::Lease> previous;
+    if (it != leases_.end()) {
+      previous = std::move(it->second);
+    }
+    if (e.type == store::LeaseEvent::Type::kAdded) {
+      if (it != leases_.end()) {
+        it->second = e.lease;
       } else {
-        leases_.erase(key);
+        leases_.emplace(key, e.lease);
       }
+    } else if (it != leases_.end()) {
+      leases_.erase(it);
     }
+    return previous;
   }
   std::vector<lease::Lease> all() const {
     std::vector<lease::Lease> out;
@@ -302,7 +311,18 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   std::jthread watch_thread([&](std::stop_token st) {
     (void)(*store)->watch_leases(st, [&](const store::LeaseBatch& batch) {
       std::lock_guard lock(leases_mu);
-      leases.apply(batch);
+      if (batch.reset) {
+        leases.reset(batch.snapshot);
+      }
+      // An event: only the changed leases' entries are recomputed and diffed; the backend gets
+      // each lease's previous version to know which entries the event replaces.
+      std::vector<backend::LeaseChange> changes;
+      changes.reserve(batch.events.size());
+      for (const auto& e : batch.events) {
+        auto previous = leases.apply(e);
+        changes.push_back(
+            {e.type == store::LeaseEvent::Type::kRemoved, e.lease, std::move(previous)});
+      }
       pub.leases_known = leases.size();
       if (fed_backend == nullptr) {
         return;
@@ -310,12 +330,6 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
       if (batch.reset) {
         fed_backend->set_leases(leases.all());
         return;
-      }
-      // An event: only the changed leases' entries are recomputed and diffed.
-      std::vector<backend::LeaseChange> changes;
-      changes.reserve(batch.events.size());
-      for (const auto& e : batch.events) {
-        changes.push_back({e.type == store::LeaseEvent::Type::kRemoved, e.lease});
       }
       fed_backend->apply_lease_changes(changes, [&] { return leases.all(); });
     });
@@ -475,17 +489,6 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   std::mutex wait_mu;
   std::condition_variable_any wait_cv;
   std::unique_lock lock(wait_mu);
-  // Once the data plane has converged, the buffers of the startup (the lease listing, netlink
-  // dumps) go back to the system instead of staying resident for the life of the daemon.
-  for (int i = 0; i < 3000 && !backend.synced(); ++i) {
-    if (wait_cv.wait_for(lock, stop, milliseconds(10), [] { return false; }) ||
-        stop.stop_requested()) {
-      break;
-    }
-  }
-  if (!stop.stop_requested()) {
-    ::malloc_trim(0);
-  }
   wait_cv.wait(lock, stop, [] { return false; });
   WEFT_INFO("shutting down; routes, rules and the lease stay in place (as flanneld)");
   rules_thread = {};

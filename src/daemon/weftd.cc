@@ -1,5 +1,6 @@
 #include "daemon/weftd.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -44,6 +45,9 @@ int run_weftd(int argc, const char* const* argv, const config::GetEnv& getenv, s
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // One malloc arena for every thread: weftd's threads mostly wait, and per-thread arenas kept
+  // megabytes of freed listing and netlink buffers resident (a fifth of RSS at 5000 leases).
+  ::mallopt(M_ARENA_MAX, 1);
   std::stop_source stop;
   std::jthread signal_thread([&stop, signals] {
     int sig = 0;

@@ -108,6 +108,12 @@ public:
     cv_.notify_all();
   }
 
+  // Whether the desired set holds this key.
+  bool wants(const Key& key) const {
+    std::lock_guard lock(mu_);
+    return desired_.count(key) != 0;
+  }
+
   // "Look again": the next pass runs as soon as the loop is free.
   void trigger() {
     {

@@ -131,15 +131,22 @@ protected:
     return out;
   }
 
+  // As the daemon does: each change carries the lease's previous version, if any.
+  std::optional<lease::Lease> previous(const lease::Lease& l) const {
+    const auto it = leases_.find(lease::make_subnet_key(l.subnet, l.ipv6_subnet));
+    return it == leases_.end() ? std::nullopt : std::optional<lease::Lease>(it->second);
+  }
+
   void change(const lease::Lease& l) {
+    LeaseChange c{false, l, previous(l)};
     leases_[lease::make_subnet_key(l.subnet, l.ipv6_subnet)] = l;
-    backend_->apply_lease_changes({LeaseChange{false, l}}, [this] { return all(); });
+    backend_->apply_lease_changes({c}, [this] { return all(); });
   }
 
   void remove(const lease::Lease& l) {
-    leases_.erase(lease::make_subnet_key(l.subnet, l.ipv6_subnet));
-    LeaseChange c{true, {}};
+    LeaseChange c{true, {}, previous(l)};
     c.lease.subnet = l.subnet;
+    leases_.erase(lease::make_subnet_key(l.subnet, l.ipv6_subnet));
     backend_->apply_lease_changes({c}, [this] { return all(); });
   }
 

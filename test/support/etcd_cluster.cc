@@ -343,6 +343,17 @@ base::Status EtcdCluster::stop_member(int i, bool graceful) {
   return {};
 }
 
+base::Status EtcdCluster::pause_member(int i, bool paused) {
+  const auto& m = members_[static_cast<std::size_t>(i)];
+  if (m.pid <= 0) {
+    return base::conflict(fmt::format("etcd member {} is not running", m.name));
+  }
+  if (::kill(m.pid, paused ? SIGSTOP : SIGCONT) != 0) {
+    return base::internal_error(fmt::format("kill {}: {}", m.pid, std::strerror(errno)));
+  }
+  return {};
+}
+
 base::Status EtcdCluster::restart_member(int i) {
   auto& m = members_[static_cast<std::size_t>(i)];
   if (m.pid > 0) {

@@ -49,6 +49,8 @@ public:
   // Starts a stopped member again on its data dir and ports; waits until it is healthy.
   base::Status restart_member(int i);
   bool running(int i) const;
+  // Freezes (SIGSTOP) or thaws (SIGCONT) member i: its sockets stay open and silent.
+  base::Status pause_member(int i, bool paused);
 
   // TLS material (empty without TLS).
   const std::string& ca_file() const { return ca_file_; }

@@ -1,7 +1,5 @@
 #include "store/etcd/etcd_client.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <fmt/format.h>
 
 #include <mutex>
@@ -9,12 +7,14 @@
 
 #include "base/file.h"
 #include "base/log.h"
-#include "store/etcd/rpc.grpc.pb.h"
+#include "store/etcd/etcd_wire.h"
+#include "store/etcd/grpc_conn.h"
 
 namespace weft::store::etcd {
 namespace {
 
-namespace pb = ::etcdserverpb;
+using grpc::Code;
+using Clock = grpc::Clock;
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
@@ -25,62 +25,74 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-base::Code map_code(grpc::StatusCode code) {
+base::Code map_code(Code code) {
   switch (code) {
-  case grpc::StatusCode::OK:
+  case Code::kOk:
     return base::Code::kOk;
-  case grpc::StatusCode::CANCELLED:
+  case Code::kCancelled:
     return base::Code::kCancelled;
-  case grpc::StatusCode::INVALID_ARGUMENT:
+  case Code::kInvalidArgument:
     return base::Code::kInvalidArgument;
-  case grpc::StatusCode::NOT_FOUND:
+  case Code::kNotFound:
     return base::Code::kNotFound;
-  case grpc::StatusCode::ALREADY_EXISTS:
-  case grpc::StatusCode::FAILED_PRECONDITION:
+  case Code::kAlreadyExists:
+  case Code::kFailedPrecondition:
     return base::Code::kConflict;
-  case grpc::StatusCode::PERMISSION_DENIED:
-  case grpc::StatusCode::UNAUTHENTICATED:
+  case Code::kPermissionDenied:
+  case Code::kUnauthenticated:
     return base::Code::kPermissionDenied;
-  case grpc::StatusCode::RESOURCE_EXHAUSTED:
+  case Code::kResourceExhausted:
     return base::Code::kRateLimited;
-  case grpc::StatusCode::OUT_OF_RANGE:
+  case Code::kOutOfRange:
     return base::Code::kOutOfRange;
-  case grpc::StatusCode::UNIMPLEMENTED:
+  case Code::kUnimplemented:
     return base::Code::kInternal;
-  default: // UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, INTERNAL, UNKNOWN, DATA_LOSS
+  default: // kUnavailable, kDeadlineExceeded, kAborted, kInternal, kUnknown, kDataLoss
     return base::Code::kUnavailable;
   }
 }
 
 // A member is skipped (fail-over to the next endpoint) after these.
-bool is_endpoint_failure(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED;
+bool is_endpoint_failure(Code code) {
+  return code == Code::kUnavailable || code == Code::kDeadlineExceeded;
 }
 
-KeyValue from_pb(mvccpb::KeyValue&& kv) { // moves the strings out
-  KeyValue out;
-  out.key = std::move(*kv.mutable_key());
-  out.value = std::move(*kv.mutable_value());
-  out.create_revision = kv.create_revision();
-  out.mod_revision = kv.mod_revision();
-  out.version = kv.version();
-  out.lease = kv.lease();
-  return out;
+// "127.0.0.1:2379" -> {"127.0.0.1", "2379"}; "[::1]:2379" -> {"::1", "2379"}.
+std::pair<std::string, std::string> split_host_port(const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  std::string host = host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return {host, host_port.substr(colon + 1)};
 }
 
-KeyValue from_pb(const mvccpb::KeyValue& kv) {
-  mvccpb::KeyValue copy = kv;
-  return from_pb(std::move(copy));
-}
+// Method paths: /<package>.<service>/<method>.
+constexpr const char* kRangePath = "/etcdserverpb.KV/Range";
+constexpr const char* kPutPath = "/etcdserverpb.KV/Put";
+constexpr const char* kDeleteRangePath = "/etcdserverpb.KV/DeleteRange";
+constexpr const char* kTxnPath = "/etcdserverpb.KV/Txn";
+constexpr const char* kCompactPath = "/etcdserverpb.KV/Compact";
+constexpr const char* kWatchPath = "/etcdserverpb.Watch/Watch";
+constexpr const char* kLeaseGrantPath = "/etcdserverpb.Lease/LeaseGrant";
+constexpr const char* kLeaseRevokePath = "/etcdserverpb.Lease/LeaseRevoke";
+constexpr const char* kLeaseKeepAlivePath = "/etcdserverpb.Lease/LeaseKeepAlive";
+constexpr const char* kLeaseTimeToLivePath = "/etcdserverpb.Lease/LeaseTimeToLive";
+constexpr const char* kAuthenticatePath = "/etcdserverpb.Auth/Authenticate";
 
 struct Member {
   Endpoint endpoint;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<pb::KV::Stub> kv;
-  std::unique_ptr<pb::Watch::Stub> watch;
-  std::unique_ptr<pb::Lease::Stub> lease;
-  std::unique_ptr<pb::Auth::Stub> auth;
+  std::string host;
+  std::string port;
+  bool tls = false;
+  std::mutex mu; // guards conn; held while connecting so that one caller connects
+  std::shared_ptr<grpc::Connection> conn;
 };
+
+base::Status malformed(Rpc rpc, const std::string& endpoint) {
+  return base::unavailable(
+      fmt::format("etcd {} on {}: malformed response message", rpc_name(rpc), endpoint));
+}
 
 } // namespace
 
@@ -196,9 +208,12 @@ base::Result<std::vector<Endpoint>> parse_endpoints(const std::string& csv) {
 class EtcdClient::Impl {
 public:
   ClientConfig config_;
-  std::vector<Member> members_;
+  std::shared_ptr<grpc::TlsContext> tls_;
+  std::vector<std::unique_ptr<Member>> members_;
   std::atomic<std::size_t> current_{0};
   std::array<std::atomic<std::uint64_t>, kRpcCount> counts_{};
+  // Doubled when a member answers our keepalive pings with GOAWAY "too_many_pings" (as gRPC).
+  std::atomic<std::int64_t> keepalive_ms_{0};
 
   std::mutex token_mu_;
   std::string token_; // etcd auth token; empty without auth
@@ -208,18 +223,48 @@ public:
 
   void count(Rpc rpc) { counts_[static_cast<std::size_t>(rpc)].fetch_add(1); }
 
-  void prepare(grpc::ClientContext& ctx, bool with_deadline) {
-    if (with_deadline) {
-      ctx.set_deadline(std::chrono::system_clock::now() + config_.call_timeout);
-    }
+  const std::string& endpoint(std::size_t idx) const { return members_[idx]->endpoint.host_port; }
+
+  std::vector<grpc::Metadata> metadata() {
+    std::vector<grpc::Metadata> md;
     std::lock_guard lock(token_mu_);
     if (!token_.empty()) {
-      ctx.AddMetadata("token", token_);
+      md.push_back({"token", token_, true});
     }
+    return md;
+  }
+
+  // The member's connection, opened (again) when there is none or it failed.
+  base::Result<std::shared_ptr<grpc::Connection>> connection(std::size_t idx,
+                                                             Clock::time_point deadline) {
+    Member& m = *members_[idx];
+    std::lock_guard lock(m.mu);
+    if (m.conn && m.conn->usable()) {
+      return m.conn;
+    }
+    if (m.conn && m.conn->told_too_many_pings()) {
+      const auto doubled = keepalive_ms_.load() * 2;
+      keepalive_ms_.store(doubled);
+      WEFT_WARN("etcd {} asked for fewer keepalive pings; pinging every {} ms from now on",
+                m.endpoint.host_port, doubled);
+    }
+    m.conn.reset();
+    grpc::ConnectionOptions o;
+    o.host = m.host;
+    o.port = m.port;
+    o.tls = m.tls ? tls_ : nullptr;
+    o.keepalive_time = std::chrono::milliseconds(keepalive_ms_.load());
+    o.keepalive_timeout = config_.keepalive_timeout;
+    auto conn = grpc::Connection::open(o, deadline);
+    if (!conn.ok()) {
+      return conn.status();
+    }
+    m.conn = *conn;
+    return m.conn;
   }
 
   // Moves calls off member `idx` after a transport failure (only if no one moved them already).
-  void fail_over(std::size_t idx, const grpc::Status& status) {
+  void fail_over(std::size_t idx, const std::string& why) {
     const std::size_t n = members_.size();
     std::size_t expected = idx;
     const bool moved = current_.compare_exchange_strong(expected, (idx + 1) % n);
@@ -227,12 +272,12 @@ public:
       return;
     }
     std::lock_guard lock(state_mu_);
-    const auto& failed = members_[idx].endpoint.host_port;
+    const auto& failed = endpoint(idx);
     if (last_failed_ != failed) {
       last_failed_ = failed;
       if (n > 1) {
-        WEFT_WARN("etcd endpoint {} unavailable ({}); switching to {}", failed,
-                  status.error_message(), members_[(idx + 1) % n].endpoint.host_port);
+        WEFT_WARN("etcd endpoint {} unavailable ({}); switching to {}", failed, why,
+                  endpoint((idx + 1) % n));
       }
     }
   }
@@ -240,33 +285,58 @@ public:
   void note_success(std::size_t idx) {
     std::lock_guard lock(state_mu_);
     if (!last_failed_.empty()) {
-      WEFT_INFO("etcd reachable again at {}", members_[idx].endpoint.host_port);
+      WEFT_INFO("etcd reachable again at {}", endpoint(idx));
       last_failed_.clear();
     }
   }
 
+  // One unary call on member idx; a connection failure is kUnavailable.
+  grpc::Connection::Unary unary_on(std::size_t idx, const char* path, std::string_view request,
+                                   const std::vector<grpc::Metadata>& md) {
+    const auto deadline = Clock::now() + config_.call_timeout;
+    auto conn = connection(idx, deadline);
+    if (!conn.ok()) {
+      return {{Code::kUnavailable, conn.status().message()}, {}};
+    }
+    return (*conn)->unary(path, md, request, deadline);
+  }
+
   base::Status authenticate(std::size_t idx) {
-    pb::AuthenticateRequest req;
-    req.set_name(config_.username);
-    req.set_password(config_.password.reveal());
-    pb::AuthenticateResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + config_.call_timeout);
+    const std::string req = wire::authenticate_request(config_.username, config_.password.reveal());
     count(Rpc::kAuthenticate);
-    const auto st = members_[idx].auth->Authenticate(&ctx, req, &resp);
-    if (!st.ok()) {
-      return base::Status(map_code(st.error_code()),
+    auto u = unary_on(idx, kAuthenticatePath, req, {});
+    if (!u.status.ok()) {
+      return base::Status(map_code(u.status.code),
                           fmt::format("etcd Authenticate as {:?} on {}: {}", config_.username,
-                                      members_[idx].endpoint.host_port, st.error_message()));
+                                      endpoint(idx), u.status.message));
+    }
+    auto token = wire::decode_authenticate_token(u.response);
+    if (!token) {
+      return malformed(Rpc::kAuthenticate, endpoint(idx));
     }
     std::lock_guard lock(token_mu_);
-    token_ = resp.token();
+    token_ = std::move(*token);
     return {};
   }
 
-  // Runs a unary call with a deadline, failing over between members on transport errors and
-  // authenticating when needed. `fn(member, ctx)` returns the grpc::Status of one attempt.
-  template <typename Fn> base::Status call(Rpc rpc, const std::string& what, Fn&& fn) {
+  // Authenticates on member idx when auth is on and there is no token yet.
+  base::Status ensure_token(std::size_t idx) {
+    if (config_.username.empty()) {
+      return {};
+    }
+    {
+      std::lock_guard lock(token_mu_);
+      if (!token_.empty()) {
+        return {};
+      }
+    }
+    return authenticate(idx);
+  }
+
+  // A unary call with a deadline, failing over between members on transport errors and
+  // authenticating when needed. Returns the response message of the member that answered.
+  base::Result<std::string> call(Rpc rpc, const char* path, const std::string& what,
+                                 std::string_view request, std::size_t* answered = nullptr) {
     const std::size_t n = members_.size();
     grpc::Status last;
     std::size_t last_idx = 0;
@@ -274,78 +344,88 @@ public:
     for (std::size_t attempt = 0; attempt < n + 1; ++attempt) {
       const std::size_t idx = current_.load() % n;
       last_idx = idx;
-      if (!config_.username.empty()) {
-        bool need = false;
-        {
-          std::lock_guard lock(token_mu_);
-          need = token_.empty();
+      if (auto st = ensure_token(idx); !st.ok()) {
+        if (st.code() == base::Code::kUnavailable) {
+          fail_over(idx, st.message());
+          continue;
         }
-        if (need) {
-          auto st = authenticate(idx);
-          if (!st.ok()) {
-            if (st.code() == base::Code::kUnavailable) {
-              fail_over(idx, grpc::Status(grpc::StatusCode::UNAVAILABLE, st.message()));
-              continue;
-            }
-            return st;
-          }
-        }
+        return st;
       }
-      grpc::ClientContext ctx;
-      prepare(ctx, true);
       count(rpc);
-      last = fn(members_[idx], ctx);
+      auto u = unary_on(idx, path, request, metadata());
+      last = std::move(u.status);
       if (last.ok()) {
         note_success(idx);
-        return {};
+        if (answered != nullptr) {
+          *answered = idx;
+        }
+        return std::move(u.response);
       }
-      if (last.error_code() == grpc::StatusCode::UNAUTHENTICATED && !config_.username.empty() &&
-          !reauthed) {
+      if (last.code == Code::kUnauthenticated && !config_.username.empty() && !reauthed) {
         reauthed = true;
         std::lock_guard lock(token_mu_);
         token_.clear();
         continue;
       }
-      if (!is_endpoint_failure(last.error_code())) {
+      if (!is_endpoint_failure(last.code)) {
         break;
       }
-      fail_over(idx, last);
+      fail_over(idx, last.message);
     }
-    return base::Status(map_code(last.error_code()),
-                        fmt::format("etcd {} {} on {}: {}", rpc_name(rpc), what,
-                                    members_[last_idx].endpoint.host_port, last.error_message()));
+    return base::Status(map_code(last.code), fmt::format("etcd {} {} on {}: {}", rpc_name(rpc),
+                                                         what, endpoint(last_idx), last.message));
+  }
+
+  // call() and a decoder; a response that does not decode is an error naming the endpoint.
+  template <typename Decode>
+  auto call_decoded(Rpc rpc, const char* path, const std::string& what, std::string_view request,
+                    Decode&& decode)
+      -> base::Result<typename decltype(decode(std::string_view()))::value_type> {
+    std::size_t idx = 0;
+    auto resp = call(rpc, path, what, request, &idx);
+    if (!resp.ok()) {
+      return resp.status();
+    }
+    auto out = decode(std::string_view(*resp));
+    if (!out) {
+      return malformed(rpc, endpoint(idx));
+    }
+    return std::move(*out);
   }
 };
 
 namespace {
 
-class GrpcWatchStream final : public WatchStream {
+class EtcdWatchStream final : public WatchStream {
 public:
-  GrpcWatchStream(EtcdClient::Impl* impl, std::size_t idx) : impl_(impl), idx_(idx) {}
-  ~GrpcWatchStream() override {
-    if (rw_ && !finished_) {
-      ctx_.TryCancel();
-      pb::WatchResponse ignored;
-      while (rw_->Read(&ignored)) {
-      }
-      (void)rw_->Finish();
-    }
-  }
+  EtcdWatchStream(EtcdClient::Impl* impl, std::size_t idx) : impl_(impl), idx_(idx) {}
 
-  base::Status open(const pb::WatchRequest& create) {
-    impl_->prepare(ctx_, false);
-    // Like clientv3's WithRequireLeader: a member cut off from the quorum ends the stream.
-    ctx_.AddMetadata("hasleader", "true");
+  base::Status open(const std::string& create) {
+    auto conn = impl_->connection(idx_, Clock::now() + impl_->config_.call_timeout);
     impl_->count(Rpc::kWatch);
-    rw_ = impl_->members_[idx_].watch->Watch(&ctx_);
-    if (!rw_->Write(create)) {
+    if (!conn.ok()) {
+      impl_->fail_over(idx_, conn.status().message());
+      return base::unavailable(
+          fmt::format("etcd Watch create on {}: {}", endpoint(), conn.status().message()));
+    }
+    auto md = impl_->metadata();
+    // Like clientv3's WithRequireLeader: a member cut off from the quorum ends the stream.
+    md.push_back({"hasleader", "true", false});
+    auto call = (*conn)->start(kWatchPath, md, std::nullopt);
+    if (!call.ok()) {
+      impl_->fail_over(idx_, call.status().message());
+      return base::unavailable(
+          fmt::format("etcd Watch create on {}: {}", endpoint(), call.status().message()));
+    }
+    call_ = std::move(*call);
+    if (!call_->send(create, false)) {
       return finish("create");
     }
-    pb::WatchResponse resp;
-    if (!rw_->Read(&resp)) {
-      return finish("create");
+    auto first = next_response("create");
+    if (!first.ok()) {
+      return first.status();
     }
-    first_ = convert(resp);
+    first_ = std::move(*first);
     return {};
   }
 
@@ -355,57 +435,48 @@ public:
       first_.reset();
       return out;
     }
+    return next_response("read");
+  }
+
+  void cancel() override { call_->cancel(); }
+  const std::string& endpoint() const override { return impl_->endpoint(idx_); }
+
+private:
+  base::Result<WatchResponse> next_response(const char* what) {
     if (finished_) {
       return base::cancelled("etcd watch stream already ended");
     }
-    pb::WatchResponse resp;
-    if (!rw_->Read(&resp)) {
-      return finish("read");
+    auto msg = call_->receive();
+    if (!msg) {
+      return finish(what);
     }
-    return convert(resp);
+    auto resp = wire::decode_watch_response(*msg);
+    if (!resp) {
+      call_->cancel();
+      finished_ = true;
+      return malformed(Rpc::kWatch, endpoint());
+    }
+    return std::move(*resp);
   }
 
-  void cancel() override { ctx_.TryCancel(); }
-  const std::string& endpoint() const override { return impl_->members_[idx_].endpoint.host_port; }
-
-private:
   base::Status finish(const char* what) {
     finished_ = true;
-    const auto st = rw_->Finish();
-    if (is_endpoint_failure(st.error_code())) {
-      impl_->fail_over(idx_, st);
+    const auto st = call_->finish();
+    if (is_endpoint_failure(st.code)) {
+      impl_->fail_over(idx_, st.message);
     }
-    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    if (st.code == Code::kUnauthenticated) {
       std::lock_guard lock(impl_->token_mu_);
       impl_->token_.clear();
     }
-    const auto code = st.ok() ? base::Code::kUnavailable : map_code(st.error_code());
+    const auto code = st.ok() ? base::Code::kUnavailable : map_code(st.code);
     return base::Status(code, fmt::format("etcd Watch {} on {}: {}", what, endpoint(),
-                                          st.ok() ? "stream closed" : st.error_message()));
-  }
-
-  static WatchResponse convert(const pb::WatchResponse& resp) {
-    WatchResponse out;
-    out.revision = resp.header().revision();
-    out.created = resp.created();
-    out.canceled = resp.canceled();
-    out.compact_revision = resp.compact_revision();
-    out.cancel_reason = resp.cancel_reason();
-    out.events.reserve(static_cast<std::size_t>(resp.events_size()));
-    for (const auto& ev : resp.events()) {
-      WatchEvent e;
-      e.type =
-          ev.type() == mvccpb::Event::DELETE ? WatchEvent::Type::kDelete : WatchEvent::Type::kPut;
-      e.kv = from_pb(ev.kv());
-      out.events.push_back(std::move(e));
-    }
-    return out;
+                                          st.ok() ? "stream closed" : st.message));
   }
 
   EtcdClient::Impl* impl_;
   std::size_t idx_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>> rw_;
+  std::unique_ptr<grpc::Call> call_;
   std::optional<WatchResponse> first_;
   bool finished_ = false;
 };
@@ -428,67 +499,42 @@ base::Result<std::unique_ptr<EtcdClient>> EtcdClient::create(const ClientConfig&
     return base::invalid_argument("--etcd-keyfile and --etcd-certfile must be given together");
   }
   const bool client_cert = !config.keyfile.empty();
-  std::string ca_pem, key_pem, cert_pem;
+  // Unreadable files are reported by flag before anything connects.
   if (!config.cafile.empty()) {
-    auto r = base::read_file(config.cafile);
-    if (!r.ok()) {
+    if (auto r = base::read_file(config.cafile); !r.ok()) {
       return base::invalid_argument(fmt::format("--etcd-cafile: {}", r.status().to_string()));
     }
-    ca_pem = *r;
   }
   if (client_cert) {
-    auto k = base::read_file(config.keyfile);
-    if (!k.ok()) {
+    if (auto k = base::read_file(config.keyfile); !k.ok()) {
       return base::invalid_argument(fmt::format("--etcd-keyfile: {}", k.status().to_string()));
     }
-    auto c = base::read_file(config.certfile);
-    if (!c.ok()) {
+    if (auto c = base::read_file(config.certfile); !c.ok()) {
       return base::invalid_argument(fmt::format("--etcd-certfile: {}", c.status().to_string()));
     }
-    key_pem = *k;
-    cert_pem = *c;
   }
 
   auto impl = std::make_unique<Impl>();
   impl->config_ = config;
+  impl->keepalive_ms_ = config.keepalive_time.count();
   bool any_plain = false;
+  bool any_tls = false;
   for (auto& ep : *eps) {
+    auto m = std::make_unique<Member>();
     // As flanneld: client key and certificate turn TLS on even for http:// URLs.
-    const bool tls = ep.tls || client_cert;
-    any_plain = any_plain || !tls;
-    std::shared_ptr<grpc::ChannelCredentials> creds;
-    if (tls) {
-      grpc::SslCredentialsOptions opts;
-      opts.pem_root_certs = ca_pem;
-      opts.pem_private_key = key_pem;
-      opts.pem_cert_chain = cert_pem;
-      creds = grpc::SslCredentials(opts);
-    } else {
-      creds = grpc::InsecureChannelCredentials();
-    }
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(config.keepalive_time.count()));
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(config.keepalive_timeout.count()));
-    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
-    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    // Reconnect quickly after a member restarts (gRPC's default grows to 120 s). The minimum
-    // stays at gRPC's default: it is also the connect timeout of each attempt.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    args.SetMaxReceiveMessageSize(256 * 1024 * 1024);
-    // A whole lease listing (about 1 MB with 5000 leases) arrives without waiting for HTTP/2
-    // window updates: the default 64 KiB initial window costs several round trips per listing.
-    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 * 1024 * 1024);
-    // Distinct channels per member even when two URLs resolve alike.
-    args.SetString("weft.etcd_endpoint", ep.host_port);
-    Member m;
-    m.endpoint = ep;
-    m.channel = grpc::CreateCustomChannel(ep.host_port, creds, args);
-    m.kv = pb::KV::NewStub(m.channel);
-    m.watch = pb::Watch::NewStub(m.channel);
-    m.lease = pb::Lease::NewStub(m.channel);
-    m.auth = pb::Auth::NewStub(m.channel);
+    m->tls = ep.tls || client_cert;
+    any_plain = any_plain || !m->tls;
+    any_tls = any_tls || m->tls;
+    std::tie(m->host, m->port) = split_host_port(ep.host_port);
+    m->endpoint = std::move(ep);
     impl->members_.push_back(std::move(m));
+  }
+  if (any_tls) {
+    auto tls = grpc::TlsContext::create(config.cafile, config.certfile, config.keyfile);
+    if (!tls.ok()) {
+      return tls.status();
+    }
+    impl->tls_ = std::move(*tls);
   }
   if (any_plain) {
     WEFT_INFO("connecting to etcd with http. This is insecure");
@@ -498,261 +544,211 @@ base::Result<std::unique_ptr<EtcdClient>> EtcdClient::create(const ClientConfig&
 
 base::Result<RangeResult> EtcdClient::range(const std::string& key, const std::string& range_end,
                                             bool serializable) {
-  pb::RangeRequest req;
-  req.set_key(key);
-  req.set_range_end(range_end);
-  req.set_serializable(serializable);
-  pb::RangeResponse resp;
-  auto st = impl_->call(Rpc::kRange, key, [&](Member& m, grpc::ClientContext& ctx) {
-    resp.Clear();
-    return m.kv->Range(&ctx, req, &resp);
-  });
-  if (!st.ok()) {
-    return st;
-  }
-  RangeResult out;
-  out.revision = resp.header().revision();
-  out.kvs.reserve(static_cast<std::size_t>(resp.kvs_size()));
-  for (auto& kv : *resp.mutable_kvs()) {
-    out.kvs.push_back(from_pb(std::move(kv)));
-  }
-  return out;
+  return impl_->call_decoded(Rpc::kRange, kRangePath, key,
+                             wire::range_request(key, range_end, serializable),
+                             wire::decode_range_response);
 }
 
 base::Result<std::int64_t> EtcdClient::put(const std::string& key, const std::string& value,
                                            std::int64_t lease) {
-  pb::PutRequest req;
-  req.set_key(key);
-  req.set_value(value);
-  req.set_lease(lease);
-  pb::PutResponse resp;
-  auto st = impl_->call(Rpc::kPut, key, [&](Member& m, grpc::ClientContext& ctx) {
-    return m.kv->Put(&ctx, req, &resp);
-  });
-  if (!st.ok()) {
-    return st;
-  }
-  return resp.header().revision();
+  return impl_->call_decoded(Rpc::kPut, kPutPath, key, wire::put_request(key, value, lease),
+                             wire::decode_header_revision);
 }
 
 base::Result<std::int64_t> EtcdClient::delete_range(const std::string& key,
                                                     const std::string& range_end) {
-  pb::DeleteRangeRequest req;
-  req.set_key(key);
-  req.set_range_end(range_end);
-  pb::DeleteRangeResponse resp;
-  auto st = impl_->call(Rpc::kDeleteRange, key, [&](Member& m, grpc::ClientContext& ctx) {
-    return m.kv->DeleteRange(&ctx, req, &resp);
-  });
-  if (!st.ok()) {
-    return st;
+  auto r = impl_->call_decoded(Rpc::kDeleteRange, kDeleteRangePath, key,
+                               wire::delete_range_request(key, range_end),
+                               wire::decode_delete_range_response);
+  if (!r.ok()) {
+    return r.status();
   }
-  return resp.deleted();
+  return r->deleted;
 }
 
 namespace {
 
 base::Result<TxnResult> run_txn(EtcdClient::Impl& impl, const std::string& key,
-                                const pb::TxnRequest& req) {
-  pb::TxnResponse resp;
-  auto st = impl.call(Rpc::kTxn, key, [&](Member& m, grpc::ClientContext& ctx) {
-    resp.Clear();
-    return m.kv->Txn(&ctx, req, &resp);
-  });
-  if (!st.ok()) {
-    return st;
-  }
-  TxnResult out;
-  out.succeeded = resp.succeeded();
-  out.revision = resp.header().revision();
-  for (const auto& op : resp.responses()) {
-    if (op.has_response_range()) {
-      for (const auto& kv : op.response_range().kvs()) {
-        out.kvs.push_back(from_pb(kv));
-      }
-    }
-  }
-  return out;
+                                std::span<const wire::Compare> compare,
+                                std::span<const wire::Op> success,
+                                std::span<const wire::Op> failure) {
+  return impl.call_decoded(Rpc::kTxn, kTxnPath, key, wire::txn_request(compare, success, failure),
+                           wire::decode_txn_response);
+}
+
+wire::Op put_op(const std::string& key, const std::string& value, std::int64_t lease) {
+  return {wire::Op::Kind::kPut, key, value, lease};
 }
 
 } // namespace
 
 base::Result<TxnResult> EtcdClient::create(const std::string& key, const std::string& value,
                                            std::int64_t lease) {
-  pb::TxnRequest req;
-  auto* cmp = req.add_compare();
-  cmp->set_key(key);
-  cmp->set_target(pb::Compare::VERSION);
-  cmp->set_result(pb::Compare::EQUAL);
-  cmp->set_version(0);
-  auto* put = req.add_success()->mutable_request_put();
-  put->set_key(key);
-  put->set_value(value);
-  put->set_lease(lease);
-  return run_txn(*impl_, key, req);
+  const wire::Compare cmp[] = {{wire::Compare::Target::kVersion, key, 0, {}}};
+  const wire::Op success[] = {put_op(key, value, lease)};
+  return run_txn(*impl_, key, cmp, success, {});
 }
 
 base::Result<TxnResult> EtcdClient::put_if_value(const std::string& key,
                                                  const std::string& expected,
                                                  const std::string& value, std::int64_t lease,
                                                  std::optional<std::int64_t> expected_lease) {
-  pb::TxnRequest req;
-  auto* cmp = req.add_compare();
-  cmp->set_key(key);
-  cmp->set_target(pb::Compare::VALUE);
-  cmp->set_result(pb::Compare::EQUAL);
-  cmp->set_value(expected);
+  std::vector<wire::Compare> cmp = {{wire::Compare::Target::kValue, key, 0, expected}};
   if (expected_lease) {
-    auto* lc = req.add_compare();
-    lc->set_key(key);
-    lc->set_target(pb::Compare::LEASE);
-    lc->set_result(pb::Compare::EQUAL);
-    lc->set_lease(*expected_lease);
+    cmp.push_back({wire::Compare::Target::kLease, key, *expected_lease, {}});
   }
-  auto* put = req.add_success()->mutable_request_put();
-  put->set_key(key);
-  put->set_value(value);
-  put->set_lease(lease);
-  req.add_failure()->mutable_request_range()->set_key(key);
-  return run_txn(*impl_, key, req);
+  const wire::Op success[] = {put_op(key, value, lease)};
+  const wire::Op failure[] = {{wire::Op::Kind::kRange, key, {}, 0}};
+  return run_txn(*impl_, key, cmp, success, failure);
+}
+
+base::Result<TxnResult> EtcdClient::put_if_unchanged(const std::string& key,
+                                                     std::int64_t mod_revision,
+                                                     const std::string& value, std::int64_t lease,
+                                                     std::optional<std::int64_t> expected_lease) {
+  std::vector<wire::Compare> cmp = {{wire::Compare::Target::kMod, key, mod_revision, {}}};
+  if (expected_lease) {
+    cmp.push_back({wire::Compare::Target::kLease, key, *expected_lease, {}});
+  }
+  const wire::Op success[] = {put_op(key, value, lease)};
+  const wire::Op failure[] = {{wire::Op::Kind::kRange, key, {}, 0}};
+  return run_txn(*impl_, key, cmp, success, failure);
 }
 
 base::Result<TxnResult> EtcdClient::delete_if_value(const std::string& key,
                                                     const std::string& expected) {
-  pb::TxnRequest req;
-  auto* cmp = req.add_compare();
-  cmp->set_key(key);
-  cmp->set_target(pb::Compare::VALUE);
-  cmp->set_result(pb::Compare::EQUAL);
-  cmp->set_value(expected);
-  req.add_success()->mutable_request_delete_range()->set_key(key);
-  return run_txn(*impl_, key, req);
+  const wire::Compare cmp[] = {{wire::Compare::Target::kValue, key, 0, expected}};
+  const wire::Op success[] = {{wire::Op::Kind::kDeleteRange, key, {}, 0}};
+  return run_txn(*impl_, key, cmp, success, {});
 }
 
 base::Result<TxnResult> EtcdClient::delete_if_created(const std::string& key,
                                                       std::int64_t create_revision) {
-  pb::TxnRequest req;
-  auto* cmp = req.add_compare();
-  cmp->set_key(key);
-  cmp->set_target(pb::Compare::CREATE);
-  cmp->set_result(pb::Compare::EQUAL);
-  cmp->set_create_revision(create_revision);
-  req.add_success()->mutable_request_delete_range()->set_key(key);
-  return run_txn(*impl_, key, req);
+  const wire::Compare cmp[] = {{wire::Compare::Target::kCreate, key, create_revision, {}}};
+  const wire::Op success[] = {{wire::Op::Kind::kDeleteRange, key, {}, 0}};
+  return run_txn(*impl_, key, cmp, success, {});
+}
+
+base::Result<std::int64_t>
+EtcdClient::put_all(const std::vector<std::pair<std::string, std::string>>& kvs) {
+  std::vector<wire::Op> ops;
+  ops.reserve(kvs.size());
+  for (const auto& [k, v] : kvs) {
+    ops.push_back(put_op(k, v, 0));
+  }
+  auto r = run_txn(*impl_, kvs.empty() ? std::string() : kvs.front().first, {}, ops, {});
+  if (!r.ok()) {
+    return r.status();
+  }
+  return r->revision;
 }
 
 base::Status EtcdClient::compact(std::int64_t revision) {
-  pb::CompactionRequest req;
-  req.set_revision(revision);
-  req.set_physical(true);
-  pb::CompactionResponse resp;
-  return impl_->call(
-      Rpc::kCompact, fmt::format("revision {}", revision),
-      [&](Member& m, grpc::ClientContext& ctx) { return m.kv->Compact(&ctx, req, &resp); });
+  return impl_
+      ->call_decoded(Rpc::kCompact, kCompactPath, fmt::format("revision {}", revision),
+                     wire::compaction_request(revision, true), wire::decode_header_revision)
+      .status();
 }
 
 base::Result<LeaseGrant> EtcdClient::lease_grant(std::chrono::seconds ttl) {
-  pb::LeaseGrantRequest req;
-  req.set_ttl(ttl.count());
-  pb::LeaseGrantResponse resp;
-  auto st = impl_->call(
-      Rpc::kLeaseGrant, fmt::format("ttl {}s", ttl.count()),
-      [&](Member& m, grpc::ClientContext& ctx) { return m.lease->LeaseGrant(&ctx, req, &resp); });
-  if (!st.ok()) {
-    return st;
+  auto r = impl_->call_decoded(
+      Rpc::kLeaseGrant, kLeaseGrantPath, fmt::format("ttl {}s", ttl.count()),
+      wire::lease_grant_request(ttl.count()), wire::decode_lease_grant_response);
+  if (!r.ok()) {
+    return r.status();
   }
-  if (!resp.error().empty()) {
-    return base::unavailable(fmt::format("etcd LeaseGrant: {}", resp.error()));
+  if (!r->error.empty()) {
+    return base::unavailable(fmt::format("etcd LeaseGrant: {}", r->error));
   }
-  return LeaseGrant{resp.id(), resp.ttl()};
+  return r->grant;
 }
 
 base::Status EtcdClient::lease_revoke(std::int64_t id) {
-  pb::LeaseRevokeRequest req;
-  req.set_id(id);
-  pb::LeaseRevokeResponse resp;
-  return impl_->call(
-      Rpc::kLeaseRevoke, fmt::format("{:x}", id),
-      [&](Member& m, grpc::ClientContext& ctx) { return m.lease->LeaseRevoke(&ctx, req, &resp); });
+  return impl_
+      ->call_decoded(Rpc::kLeaseRevoke, kLeaseRevokePath, fmt::format("{:x}", id),
+                     wire::lease_id_request(id), wire::decode_header_revision)
+      .status();
 }
 
 base::Result<std::int64_t> EtcdClient::lease_keep_alive_once(std::int64_t id) {
-  pb::LeaseKeepAliveResponse resp;
-  auto st = impl_->call(Rpc::kLeaseKeepAlive, fmt::format("{:x}", id),
-                        [&](Member& m, grpc::ClientContext& ctx) {
-                          auto rw = m.lease->LeaseKeepAlive(&ctx);
-                          pb::LeaseKeepAliveRequest req;
-                          req.set_id(id);
-                          if (rw->Write(req)) {
-                            rw->WritesDone();
-                            if (!rw->Read(&resp)) {
-                              resp.Clear();
-                            }
-                          }
-                          pb::LeaseKeepAliveResponse drain;
-                          while (rw->Read(&drain)) {
-                          }
-                          return rw->Finish();
-                        });
-  if (!st.ok()) {
-    return st;
+  // A short LeaseKeepAlive stream: one request, half-close, one response.
+  auto& impl = *impl_;
+  const std::size_t n = impl.members_.size();
+  grpc::Status last;
+  std::size_t last_idx = 0;
+  const std::string req = wire::lease_id_request(id);
+  for (std::size_t attempt = 0; attempt < n + 1; ++attempt) {
+    const std::size_t idx = impl.current_.load() % n;
+    last_idx = idx;
+    if (auto st = impl.ensure_token(idx); !st.ok()) {
+      if (st.code() == base::Code::kUnavailable) {
+        impl.fail_over(idx, st.message());
+        continue;
+      }
+      return st;
+    }
+    impl.count(Rpc::kLeaseKeepAlive);
+    // The stream's reply is the same shape as a unary response.
+    auto u = impl.unary_on(idx, kLeaseKeepAlivePath, req, impl.metadata());
+    last = std::move(u.status);
+    if (last.ok()) {
+      impl.note_success(idx);
+      auto ttl = wire::decode_lease_ttl(u.response);
+      if (!ttl) {
+        return malformed(Rpc::kLeaseKeepAlive, impl.endpoint(idx));
+      }
+      if (*ttl <= 0) {
+        return base::not_found(fmt::format("etcd lease {:x} not found or expired", id));
+      }
+      return *ttl;
+    }
+    if (last.code == Code::kUnauthenticated && !impl.config_.username.empty()) {
+      std::lock_guard lock(impl.token_mu_);
+      impl.token_.clear();
+      continue;
+    }
+    if (!is_endpoint_failure(last.code)) {
+      break;
+    }
+    impl.fail_over(idx, last.message);
   }
-  if (resp.ttl() <= 0) {
-    return base::not_found(fmt::format("etcd lease {:x} not found or expired", id));
-  }
-  return resp.ttl();
+  return base::Status(map_code(last.code), fmt::format("etcd LeaseKeepAlive {:x} on {}: {}", id,
+                                                       impl.endpoint(last_idx), last.message));
 }
 
 base::Result<std::int64_t> EtcdClient::lease_time_to_live(std::int64_t id) {
-  pb::LeaseTimeToLiveRequest req;
-  req.set_id(id);
-  pb::LeaseTimeToLiveResponse resp;
-  auto st = impl_->call(Rpc::kLeaseTimeToLive, fmt::format("{:x}", id),
-                        [&](Member& m, grpc::ClientContext& ctx) {
-                          return m.lease->LeaseTimeToLive(&ctx, req, &resp);
-                        });
-  if (!st.ok()) {
-    return st;
+  auto ttl =
+      impl_->call_decoded(Rpc::kLeaseTimeToLive, kLeaseTimeToLivePath, fmt::format("{:x}", id),
+                          wire::lease_id_request(id), wire::decode_lease_ttl);
+  if (!ttl.ok()) {
+    return ttl.status();
   }
-  if (resp.ttl() < 0) {
+  if (*ttl < 0) {
     return base::not_found(fmt::format("etcd lease {:x} not found or expired", id));
   }
-  return resp.ttl();
+  return *ttl;
 }
 
 base::Result<std::unique_ptr<WatchStream>> EtcdClient::watch(const std::string& key,
                                                              const std::string& range_end,
                                                              std::int64_t start_revision,
                                                              bool progress_notify) {
-  pb::WatchRequest req;
-  auto* create = req.mutable_create_request();
-  create->set_key(key);
-  create->set_range_end(range_end);
-  create->set_start_revision(start_revision);
-  create->set_progress_notify(progress_notify);
+  const std::string create =
+      wire::watch_create_request(key, range_end, start_revision, progress_notify);
   const std::size_t n = impl_->members_.size();
   base::Status last;
   for (std::size_t attempt = 0; attempt < n; ++attempt) {
     const std::size_t idx = impl_->current_.load() % n;
-    if (!impl_->config_.username.empty()) {
-      bool need = false;
-      {
-        std::lock_guard lock(impl_->token_mu_);
-        need = impl_->token_.empty();
+    last = impl_->ensure_token(idx);
+    if (!last.ok()) {
+      if (last.code() != base::Code::kUnavailable) {
+        break;
       }
-      if (need) {
-        last = impl_->authenticate(idx);
-        if (!last.ok()) {
-          if (last.code() != base::Code::kUnavailable) {
-            break;
-          }
-          impl_->fail_over(idx, grpc::Status(grpc::StatusCode::UNAVAILABLE, last.message()));
-          continue;
-        }
-      }
+      impl_->fail_over(idx, last.message());
+      continue;
     }
-    auto stream = std::make_unique<GrpcWatchStream>(impl_.get(), idx);
-    last = stream->open(req);
+    auto stream = std::make_unique<EtcdWatchStream>(impl_.get(), idx);
+    last = stream->open(create);
     if (last.ok()) {
       impl_->note_success(idx);
       return std::unique_ptr<WatchStream>(std::move(stream));
@@ -773,7 +769,7 @@ RpcCounts EtcdClient::counts() const {
 }
 
 std::string EtcdClient::current_endpoint() const {
-  return impl_->members_[impl_->current_.load() % impl_->members_.size()].endpoint.host_port;
+  return impl_->endpoint(impl_->current_.load() % impl_->members_.size());
 }
 
 } // namespace weft::store::etcd

@@ -1,7 +1,8 @@
 #pragma once
 // EtcdClient: the few etcd v3 calls weft needs (KV, Watch, Lease, Authenticate) over gRPC, with a
 // deadline on every call, fail-over between endpoints, TLS, auth, and a counter per RPC method.
-// gRPC types stay in etcd_client.cc; this header uses plain structs.
+// The gRPC transport (grpc_conn.h) and the message encoding (etcd_wire.h) are our own: weftd links
+// neither gRPC nor protobuf.
 
 #include <array>
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/secret.h"
@@ -146,10 +148,18 @@ public:
   base::Result<TxnResult> put_if_value(const std::string& key, const std::string& expected,
                                        const std::string& value, std::int64_t lease,
                                        std::optional<std::int64_t> expected_lease = std::nullopt);
+  // Txn(If ModRevision(key) == mod_revision [and Lease(key) == expected_lease]
+  // Then Put(key, value, lease) Else Range(key)): a put that only lands if nobody wrote the key
+  // since it was read at that revision.
+  base::Result<TxnResult> put_if_unchanged(const std::string& key, std::int64_t mod_revision,
+                                           const std::string& value, std::int64_t lease,
+                                           std::optional<std::int64_t> expected_lease);
   // Txn(If Value(key) == expected Then Delete(key)).
   base::Result<TxnResult> delete_if_value(const std::string& key, const std::string& expected);
   // Txn(If CreateRevision(key) == create_revision Then Delete(key)).
   base::Result<TxnResult> delete_if_created(const std::string& key, std::int64_t create_revision);
+  // Txn(Put(k1, v1), Put(k2, v2), ...) without conditions; returns the revision of the write.
+  base::Result<std::int64_t> put_all(const std::vector<std::pair<std::string, std::string>>& kvs);
   // Compacts history up to `revision` (tests use it to force a watch re-list).
   base::Status compact(std::int64_t revision);
 
