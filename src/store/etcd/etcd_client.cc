@@ -549,6 +549,25 @@ base::Result<RangeResult> EtcdClient::range(const std::string& key, const std::s
                              wire::decode_range_response);
 }
 
+base::Result<RangeBuffer>
+EtcdClient::range_buffer(const std::string& key, const std::string& range_end, bool serializable) {
+  std::size_t idx = 0;
+  auto resp = impl_->call(Rpc::kRange, kRangePath, key,
+                          wire::range_request(key, range_end, serializable), &idx);
+  if (!resp.ok()) {
+    return resp.status();
+  }
+  RangeBuffer out;
+  out.message = std::make_shared<const std::string>(std::move(*resp));
+  auto views = wire::decode_range_views(*out.message);
+  if (!views) {
+    return malformed(Rpc::kRange, impl_->endpoint(idx));
+  }
+  out.revision = views->revision;
+  out.kvs = std::move(views->kvs);
+  return out;
+}
+
 base::Result<std::int64_t> EtcdClient::put(const std::string& key, const std::string& value,
                                            std::int64_t lease) {
   return impl_->call_decoded(Rpc::kPut, kPutPath, key, wire::put_request(key, value, lease),

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,23 @@ struct KeyValue {
   std::int64_t mod_revision = 0;
   std::int64_t version = 0;
   std::int64_t lease = 0; // 0: no etcd lease attached
+};
+
+// A stored key-value pair seen in place, inside a received message (RangeBuffer).
+struct KeyValueView {
+  std::string_view key;
+  std::string_view value;
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+  std::int64_t version = 0;
+  std::int64_t lease = 0;
+};
+
+// A range's response message and views of its pairs (valid while the message lives).
+struct RangeBuffer {
+  std::shared_ptr<const std::string> message;
+  std::int64_t revision = 0;
+  std::vector<KeyValueView> kvs;
 };
 
 struct RangeResult {
@@ -134,6 +152,9 @@ public:
   // only where a later compare-and-swap makes staleness harmless.
   base::Result<RangeResult> range(const std::string& key, const std::string& range_end = {},
                                   bool serializable = false);
+  // range() without copying keys and values out of the response.
+  base::Result<RangeBuffer> range_buffer(const std::string& key, const std::string& range_end,
+                                         bool serializable);
   // Returns the revision of the write.
   base::Result<std::int64_t> put(const std::string& key, const std::string& value,
                                  std::int64_t lease = 0);

@@ -8,6 +8,7 @@
 
 #include "base/backoff.h"
 #include "base/log.h"
+#include "base/prefault.h"
 #include "lease/allocation.h"
 #include "lease/subnet_key.h"
 
@@ -121,11 +122,16 @@ void EtcdStore::report_malformed(const KeyValue& kv, const base::Status& st) {
 }
 
 base::Result<lease::Lease> EtcdStore::parse_kv(const KeyValue& kv) {
-  auto key = lease::parse_subnet_key(std::string_view(kv.key).substr(subnets_prefix_.size()));
+  return parse_kv(kv.key, kv.value, kv.lease, kv.mod_revision);
+}
+
+base::Result<lease::Lease> EtcdStore::parse_kv(std::string_view key_text, std::string_view value,
+                                               std::int64_t etcd_lease, std::int64_t mod_revision) {
+  auto key = lease::parse_subnet_key(key_text.substr(subnets_prefix_.size()));
   if (!key.ok()) {
     return key.status();
   }
-  auto attrs = lease::parse_lease_attrs(kv.value);
+  auto attrs = lease::parse_lease_attrs(value);
   if (!attrs.ok()) {
     return attrs.status();
   }
@@ -135,30 +141,34 @@ base::Result<lease::Lease> EtcdStore::parse_kv(const KeyValue& kv) {
   l.enable_ipv4 = l.subnet.has_value();
   l.enable_ipv6 = l.ipv6_subnet.has_value();
   l.attrs = std::move(*attrs);
-  if (kv.lease != 0) {
+  if (etcd_lease != 0) {
     // An upper bound: we do not spend a TimeToLive call per key.
     l.expiration = clock_.wall_now() + config_.lease_ttl;
   }
-  l.asof = kv.mod_revision;
+  l.asof = mod_revision;
   return l;
 }
 
-std::vector<EtcdStore::Entry> EtcdStore::parse_kvs(std::vector<KeyValue>&& kvs, bool cache) {
+std::vector<EtcdStore::Entry> EtcdStore::parse_listing(const RangeBuffer& listing) {
+  std::vector<Entry> out;
+  out.reserve(listing.kvs.size());
+  base::prefault_reserved(out);
+  for (const KeyValueView& v : listing.kvs) {
+    auto r = parse_kv(v.key, v.value, v.lease, v.mod_revision);
+    KeyValue kv{std::string(v.key), {}, v.create_revision, v.mod_revision, v.version, v.lease};
+    if (r.ok()) {
+      out.push_back(Entry{std::move(kv), std::move(*r)});
+    } else {
+      kv.value = std::string(v.value);
+      report_malformed(kv, r.status());
+    }
+  }
+  return out;
+}
+
+std::vector<EtcdStore::Entry> EtcdStore::parse_kvs(std::vector<KeyValue>&& kvs) {
   std::vector<Entry> out;
   out.reserve(kvs.size());
-  if (!cache) {
-    for (auto& kv : kvs) {
-      auto r = parse_kv(kv);
-      if (r.ok()) {
-        // The watch's mirror needs the parsed lease, not its JSON text (a fifth of its memory).
-        kv.value = std::string();
-        out.push_back(Entry{std::move(kv), std::move(*r)});
-      } else {
-        report_malformed(kv, r.status());
-      }
-    }
-    return out;
-  }
   const auto now = clock_.wall_now();
   std::lock_guard lock(parse_mu_);
   const std::uint64_t generation = ++parse_generation_;
@@ -228,7 +238,7 @@ base::Result<LeaseSnapshot> EtcdStore::list_leases() {
     return r.status();
   }
   LeaseSnapshot snap;
-  auto entries = parse_kvs(std::move(r->kvs), /*cache=*/true);
+  auto entries = parse_kvs(std::move(r->kvs));
   snap.leases.reserve(entries.size());
   for (auto& e : entries) {
     snap.leases.push_back(std::move(e.lease));
@@ -282,7 +292,7 @@ base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::Alloca
   if (!r.ok()) {
     return r.status();
   }
-  return allocate(parse_kvs(std::move(r->kvs), /*cache=*/true));
+  return allocate(parse_kvs(std::move(r->kvs)));
 }
 
 std::optional<EtcdStore::Entry> EtcdStore::previous_entry(const lease::AllocationInput& input) {
@@ -636,13 +646,15 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
     if (need_list) {
       // Serializable: the member's own state at some revision R, without a round through the
       // leader; the watch from R + 1 then delivers everything after it, wherever R is.
-      auto r = client_->range(subnets_prefix_, prefix_range_end(subnets_prefix_),
-                              /*serializable=*/true);
+      auto r = client_->range_buffer(subnets_prefix_, prefix_range_end(subnets_prefix_),
+                                     /*serializable=*/true);
       if (!r.ok()) {
         fail("listing leases", r.status());
         continue;
       }
-      std::vector<Entry> entries = parse_kvs(std::move(r->kvs), /*cache=*/false);
+      // The mirror keeps the parsed leases, not their JSON text (a fifth of its memory).
+      std::vector<Entry> entries = parse_listing(*r);
+      r->message.reset();
       LeaseBatch batch;
       batch.reset = true;
       batch.revision = r->revision;

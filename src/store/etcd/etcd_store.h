@@ -100,9 +100,9 @@ private:
   };
 
   EtcdStore(const EtcdStoreConfig& config, base::Clock& clock, std::unique_ptr<EtcdClient> client);
-  // Parses a listing (malformed values are reported once and skipped). With `cache`, through
-  // parsed_, so a re-list parses only what changed.
-  std::vector<Entry> parse_kvs(std::vector<KeyValue>&& kvs, bool cache);
+  // Parses a listing (malformed values are reported once and skipped), through parsed_, so a
+  // re-list parses only what changed.
+  std::vector<Entry> parse_kvs(std::vector<KeyValue>&& kvs);
   // Allocates for one acquire attempt: from the watch's mirror when it is live (waiting briefly
   // for a watch that is still reading its snapshot), without copying it; else from a
   // serializable ranged read.
@@ -118,6 +118,10 @@ private:
   void mirror_erase(const std::string& key);
   void mirror_set_live(bool live);
   base::Result<lease::Lease> parse_kv(const KeyValue& kv);
+  base::Result<lease::Lease> parse_kv(std::string_view key, std::string_view value,
+                                      std::int64_t etcd_lease, std::int64_t mod_revision);
+  // The watch's listing, parsed in place: entries keep the key and revisions, not the value.
+  std::vector<Entry> parse_listing(const RangeBuffer& listing);
   void report_malformed(const KeyValue& kv, const base::Status& st);
   lease::Lease make_lease(const std::optional<net::Ip4Net>& sn,
                           const std::optional<net::Ip6Net>& sn6, const lease::LeaseAttrs& attrs,

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "base/prefault.h"
+
 namespace weft::store::etcd::wire {
 namespace {
 
@@ -427,6 +429,58 @@ std::optional<KeyValue> decode_key_value(std::string_view data) {
     return std::nullopt;
   }
   return kv;
+}
+
+std::optional<RangeViews> decode_range_views(std::string_view data) {
+  Reader r(data);
+  RangeViews out;
+  // Lease values are 100 to 300 bytes: room for all without growing through copies.
+  out.kvs.reserve(data.size() / 96 + 1);
+  base::prefault_reserved(out.kvs);
+  bool good = true;
+  while (good && r.next()) {
+    if (r.field() == f::kHeader) {
+      good = read_header(r, out.revision);
+      continue;
+    }
+    if (r.field() != f::kRangeRespKvs) {
+      good = r.skip();
+      continue;
+    }
+    std::string_view kv_bytes;
+    good = r.read_bytes(kv_bytes);
+    Reader k(kv_bytes);
+    KeyValueView& kv = out.kvs.emplace_back();
+    while (good && k.next()) {
+      switch (k.field()) {
+      case f::kKvKey:
+        good = k.read_bytes(kv.key);
+        break;
+      case f::kKvCreateRevision:
+        good = k.read_int64(kv.create_revision);
+        break;
+      case f::kKvModRevision:
+        good = k.read_int64(kv.mod_revision);
+        break;
+      case f::kKvVersion:
+        good = k.read_int64(kv.version);
+        break;
+      case f::kKvValue:
+        good = k.read_bytes(kv.value);
+        break;
+      case f::kKvLease:
+        good = k.read_int64(kv.lease);
+        break;
+      default:
+        good = k.skip();
+      }
+    }
+    good = good && k.ok();
+  }
+  if (!good || !r.ok()) {
+    return std::nullopt;
+  }
+  return out;
 }
 
 std::optional<std::int64_t> decode_header_revision(std::string_view data) {

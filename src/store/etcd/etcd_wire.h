@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/etcd/etcd_client.h"
 
@@ -102,6 +103,13 @@ std::string watch_create_request(std::string_view key, std::string_view range_en
 // --- responses ---
 
 std::optional<KeyValue> decode_key_value(std::string_view data);
+// A RangeResponse read in place: the views point into `data`, which must outlive them. A lease
+// listing is parsed straight from the received message, without a string per key and value.
+struct RangeViews {
+  std::int64_t revision = 0;
+  std::vector<KeyValueView> kvs;
+};
+std::optional<RangeViews> decode_range_views(std::string_view data);
 std::optional<RangeResult> decode_range_response(std::string_view data);
 // The header revision of any response (PutResponse, CompactionResponse, ...).
 std::optional<std::int64_t> decode_header_revision(std::string_view data);

@@ -88,6 +88,30 @@ TEST(EtcdWire, DecodesRangeResponse) {
   EXPECT_EQ(r->kvs[1].lease, 0);
 }
 
+TEST(EtcdWire, RangeViewsMatchTheCopyingDecoder) {
+  const std::string data =
+      unhex("0a0808631005182a200312100a022f611002182820032a017830a33b120a0a022f621029182920012002");
+  const auto copied = decode_range_response(data);
+  const auto views = decode_range_views(data);
+  ASSERT_TRUE(copied.has_value());
+  ASSERT_TRUE(views.has_value());
+  EXPECT_EQ(views->revision, copied->revision);
+  ASSERT_EQ(views->kvs.size(), copied->kvs.size());
+  for (std::size_t i = 0; i < views->kvs.size(); ++i) {
+    EXPECT_EQ(views->kvs[i].key, copied->kvs[i].key);
+    EXPECT_EQ(views->kvs[i].value, copied->kvs[i].value);
+    EXPECT_EQ(views->kvs[i].mod_revision, copied->kvs[i].mod_revision);
+    EXPECT_EQ(views->kvs[i].create_revision, copied->kvs[i].create_revision);
+    EXPECT_EQ(views->kvs[i].version, copied->kvs[i].version);
+    EXPECT_EQ(views->kvs[i].lease, copied->kvs[i].lease);
+  }
+  for (std::size_t n = 0; n < data.size(); ++n) { // prefixes: both decoders agree
+    EXPECT_EQ(decode_range_views(data.substr(0, n)).has_value(),
+              decode_range_response(data.substr(0, n)).has_value())
+        << n;
+  }
+}
+
 TEST(EtcdWire, DecodesWatchResponses) {
   // header { revision: 50 } events { type: PUT kv { key: "/a" value: "1" mod_revision: 49 } }
   // events { type: DELETE kv { key: "/b" mod_revision: 50 } }

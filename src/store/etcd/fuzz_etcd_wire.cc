@@ -13,7 +13,26 @@ namespace wire = weft::store::etcd::wire;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
-  (void)wire::decode_range_response(in);
+  // The in-place decoder of listings agrees with the copying one.
+  const auto copied = wire::decode_range_response(in);
+  const auto views = wire::decode_range_views(in);
+  if (copied.has_value() != views.has_value()) {
+    std::abort();
+  }
+  if (copied) {
+    if (copied->revision != views->revision || copied->kvs.size() != views->kvs.size()) {
+      std::abort();
+    }
+    for (std::size_t i = 0; i < copied->kvs.size(); ++i) {
+      const auto& c = copied->kvs[i];
+      const auto& v = views->kvs[i];
+      if (c.key != v.key || c.value != v.value || c.lease != v.lease ||
+          c.mod_revision != v.mod_revision || c.create_revision != v.create_revision ||
+          c.version != v.version) {
+        std::abort();
+      }
+    }
+  }
   (void)wire::decode_header_revision(in);
   (void)wire::decode_delete_range_response(in);
   (void)wire::decode_txn_response(in);

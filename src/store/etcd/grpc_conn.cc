@@ -22,6 +22,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/prefault.h"
+
 namespace weft::store::etcd::grpc {
 namespace {
 
@@ -283,6 +285,8 @@ struct Callbacks {
         // One allocation for a large message instead of doubling through it.
         if (call->in_.capacity() < size + 5 && size + 5 <= kMaxReserve) {
           call->in_.reserve(size + 5);
+          base::prefault(call->in_.data() + call->in_.size(),
+                         call->in_.capacity() - call->in_.size());
         }
         break;
       }
