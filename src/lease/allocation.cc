@@ -95,15 +95,33 @@ std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, Existing existing,
 }
 
 std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, Existing existing,
-                                   std::mt19937_64& rng, bool& from_previous, base::Status& error) {
+                                   std::optional<std::uint64_t> v4_index, std::mt19937_64& rng,
+                                   bool& from_previous, base::Status& error) {
   const SubnetRange6& r = *in.v6;
-  if (in.previous_ipv6_subnet && is_compatible(r, *in.previous_ipv6_subnet)) {
-    const bool taken = std::any_of(existing.begin(), existing.end(), [&](const Lease* l) {
-      return l->ipv6_subnet && l->ipv6_subnet->overlaps(*in.previous_ipv6_subnet);
+  const auto free = [&](const net::Ip6Net& n) {
+    return std::none_of(existing.begin(), existing.end(), [&](const Lease* l) {
+      return l->ipv6_subnet && l->ipv6_subnet->overlaps(n);
     });
-    if (!taken) {
-      from_previous = true;
-      return *in.previous_ipv6_subnet;
+  };
+  if (in.previous_ipv6_subnet && is_compatible(r, *in.previous_ipv6_subnet) &&
+      free(*in.previous_ipv6_subnet)) {
+    from_previous = true;
+    return *in.previous_ipv6_subnet;
+  }
+  // The IPv6 subnet with the same index in its range as the IPv4 one just picked. Two nodes
+  // allocating at once pick different IPv4 subnets or lose the create Txn (the key holds both
+  // subnets); a random IPv6 pick could still give both the same IPv6 subnet under two different
+  // keys, which no Txn can see. Random only when that subnet is not free.
+  if (v4_index && r.subnet_len < 128) {
+    const int shift = 128 - r.subnet_len;
+    const net::Uint128 step = net::Uint128{1} << shift;
+    const net::Uint128 offset = net::Uint128{*v4_index} * step;
+    if ((offset >> shift) == *v4_index && r.max.value() >= r.min.value() &&
+        offset <= r.max.value() - r.min.value()) {
+      const net::Ip6Net paired(net::Ip6Addr::from_value(r.min.value() + offset), r.subnet_len);
+      if (free(paired)) {
+        return paired;
+      }
     }
   }
   std::vector<Interval<net::Uint128>> taken;
@@ -224,7 +242,12 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, Existing exi
   }
   if (in.v6) {
     bool v6_previous = false;
-    out.ipv6_subnet = pick_v6(in, existing, rng, v6_previous, error);
+    std::optional<std::uint64_t> v4_index;
+    if (in.v4 && out.subnet && out.subnet->ip().value() >= in.v4->min.value()) {
+      v4_index = (std::uint64_t{out.subnet->ip().value()} - in.v4->min.value()) >>
+                 (32 - in.v4->subnet_len);
+    }
+    out.ipv6_subnet = pick_v6(in, existing, v4_index, rng, v6_previous, error);
     if (!error.ok()) {
       return error;
     }

@@ -188,5 +188,52 @@ RC_GTEST_PROP(AllocationProperty, Ipv6NewSubnetIsFreeAndAligned, ()) {
   }
 }
 
+// Two nodes allocating at the same moment from the same listing (dual-stack, as in e2e): they
+// pick different IPv4 subnets (or one loses the create Txn, the key holding both), and then must
+// not share an IPv6 subnet either, which no Txn would notice. Holds while the IPv6 range has at
+// least as many subnets as the IPv4 range.
+RC_GTEST_PROP(AllocationProperty, ConcurrentDualStackPicksNeverShareTheIpv6Subnet, ()) {
+  const SubnetRange r4 = *gen_range();
+  const std::uint64_t count4 = ((r4.max.value() - r4.min.value()) >> (32 - r4.subnet_len)) + 1;
+  const int extra = *rc::gen::inRange(0, 3);
+  const int len6 = 64;
+  int bits = 0;
+  while ((std::uint64_t{1} << bits) < count4) {
+    ++bits;
+  }
+  const int prefix6 = len6 - bits - extra;
+  const net::Ip6Net net6 = net::Ip6Net(*net::Ip6Addr::parse("fd00:244::"), prefix6).network();
+  AllocationInput in;
+  in.v4 = r4;
+  in.v6 =
+      SubnetRange6{net6, len6, net6.first(),
+                   net::Ip6Addr::from_value(net6.first().value() +
+                                            ((static_cast<net::Uint128>(1) << (bits + extra)) - 1) *
+                                                (static_cast<net::Uint128>(1) << 64))};
+  in.public_ip = net::Ip4Addr(0x0a000001);
+  in.public_ipv6 = net::Ip6Addr::from_value(1);
+  // Existing dual-stack leases taken in order, as weft allocated them earlier.
+  const auto n = *rc::gen::inRange<std::uint64_t>(0, std::min<std::uint64_t>(count4, 20));
+  for (std::uint64_t k = 0; k < n; ++k) {
+    Lease l;
+    l.subnet = net::Ip4Net(
+        net::Ip4Addr(static_cast<std::uint32_t>(r4.min.value() + (k << (32 - r4.subnet_len)))),
+        r4.subnet_len);
+    l.ipv6_subnet = net::Ip6Net(
+        net::Ip6Addr::from_value(in.v6->min.value() + (static_cast<net::Uint128>(k) << 64)), len6);
+    l.attrs.public_ip = net::Ip4Addr(static_cast<std::uint32_t>(0x0b000000 + k));
+    l.attrs.public_ipv6 = net::Ip6Addr::from_value(static_cast<net::Uint128>(k) + 100);
+    in.existing.push_back(l);
+  }
+  std::mt19937_64 rng_a(*rc::gen::arbitrary<std::uint64_t>());
+  std::mt19937_64 rng_b(*rc::gen::arbitrary<std::uint64_t>());
+  auto a = allocate_subnet(in, rng_a);
+  auto b = allocate_subnet(in, rng_b);
+  RC_ASSERT(a.ok() == b.ok());
+  if (a.ok() && *a->subnet != *b->subnet) {
+    RC_ASSERT(*a->ipv6_subnet != *b->ipv6_subnet);
+  }
+}
+
 } // namespace
 } // namespace weft::lease
