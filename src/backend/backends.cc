@@ -150,8 +150,7 @@ private:
     for (const auto& l : leases) {
       append_host_gw_routes(l, own.subnet, own.ipv6_subnet, ctx_.ext.link.index, routes);
     }
-    index_.rebuild(routes);
-    routes_r_->set_desired(std::move(routes));
+    index_.set_shared(routes_r_->set_desired(std::move(routes)));
   }
 
   bool patch_desired(const std::vector<LeaseChange>& changes, const lease::Lease& own) override {
@@ -334,15 +333,10 @@ private:
       append_vxlan_entries(l, own.subnet, own.ipv6_subnet, devices_, e);
     }
     report_skipped(e.skipped);
-    route_index_.rebuild(e.routes);
-    routes_r_->set_desired(std::move(e.routes));
+    route_index_.set_shared(routes_r_->set_desired(std::move(e.routes)));
     for (std::size_t i = 0; i < neigh_rs_.size(); ++i) {
-      auto neighbours = in_slot(e.neighbours, i);
-      auto fdb = in_slot(e.fdb, i);
-      neigh_index_[i].rebuild(neighbours);
-      fdb_index_[i].rebuild(fdb);
-      neigh_rs_[i]->set_desired(std::move(neighbours));
-      fdb_rs_[i]->set_desired(std::move(fdb));
+      neigh_index_[i].set_shared(neigh_rs_[i]->set_desired(in_slot(e.neighbours, i)));
+      fdb_index_[i].set_shared(fdb_rs_[i]->set_desired(in_slot(e.fdb, i)));
     }
   }
 

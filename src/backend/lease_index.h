@@ -50,6 +50,14 @@ public:
     std::unordered_map<Key, std::optional<Entry>> by_key_;
   };
 
+  // A full set: the keys that more than one lease wants, as Reconciler::set_desired returns them.
+  void set_shared(std::vector<Key> keys) {
+    shared_.clear();
+    for (auto& k : keys) {
+      shared_.insert(std::move(k));
+    }
+  }
+
   // A full set: records the keys that more than one lease wants. `entries` are all leases' entries.
   void rebuild(std::span<const Entry> entries) {
     shared_.clear();

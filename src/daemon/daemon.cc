@@ -328,7 +328,9 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
         return;
       }
       if (batch.reset) {
-        fed_backend->set_leases(leases.all());
+        // The snapshot is the whole set unless events followed it in the batch: no third copy of
+        // every lease at the moment of the start's peak memory.
+        fed_backend->set_leases(batch.events.empty() ? batch.snapshot : leases.all());
         return;
       }
       fed_backend->apply_lease_changes(changes, [&] { return leases.all(); });

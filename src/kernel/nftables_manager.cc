@@ -1,9 +1,19 @@
 #include "kernel/nftables_manager.h"
 
 #include <dlfcn.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -217,6 +227,88 @@ base::Result<bool> NftablesManager::ensure() {
   WEFT_INFO("nftables: flannel tables changed or missing; re-applying them");
   WEFT_RETURN_IF_ERROR(apply(*config_));
   return true;
+}
+
+base::Result<bool> flannel_nft_tables_present() {
+  const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) {
+    if (errno == EPROTONOSUPPORT || errno == EAFNOSUPPORT) {
+      return false; // no nfnetlink in this kernel: no nftables tables either
+    }
+    return base::unavailable(fmt::format("nfnetlink socket: {}", std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct {
+    nlmsghdr hdr;
+    nfgenmsg gen;
+  } req{};
+  req.hdr.nlmsg_len = sizeof(req);
+  req.hdr.nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+  req.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.hdr.nlmsg_seq = 1;
+  req.gen.nfgen_family = AF_UNSPEC;
+  req.gen.version = NFNETLINK_V0;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd, &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) <
+      0) {
+    return base::unavailable(fmt::format("nfnetlink send: {}", std::strerror(errno)));
+  }
+  bool found = false;
+  std::vector<char> buf(64 << 10);
+  while (true) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return base::unavailable(fmt::format("nfnetlink recv: {}", std::strerror(errno)));
+    }
+    auto left = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left);
+         h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == NLMSG_DONE) {
+        return found;
+      }
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+        if (err->error == 0) {
+          continue;
+        }
+        if (err->error == -ENOENT || err->error == -EAFNOSUPPORT ||
+            err->error == -EPROTONOSUPPORT) {
+          return false; // nf_tables not loaded: no tables
+        }
+        return base::unavailable(
+            fmt::format("nfnetlink table dump: {}", std::strerror(-err->error)));
+      }
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) {
+        continue;
+      }
+      const auto* gen = static_cast<const nfgenmsg*>(NLMSG_DATA(h));
+      const char* attrs = static_cast<const char*>(NLMSG_DATA(h)) + NLMSG_ALIGN(sizeof(nfgenmsg));
+      int alen = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(nfgenmsg))));
+      for (auto* a = reinterpret_cast<const nlattr*>(attrs);
+           alen >= static_cast<int>(sizeof(nlattr)) && a->nla_len >= sizeof(nlattr) &&
+           a->nla_len <= alen;
+           alen -= NLA_ALIGN(a->nla_len),
+                 a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) +
+                                                     NLA_ALIGN(a->nla_len))) {
+        if ((a->nla_type & NLA_TYPE_MASK) != NFTA_TABLE_NAME) {
+          continue;
+        }
+        const char* name = reinterpret_cast<const char*>(a) + NLA_HDRLEN;
+        const std::string_view table(name, strnlen(name, a->nla_len - NLA_HDRLEN));
+        if ((gen->nfgen_family == NFPROTO_IPV4 && table == kIpv4Table) ||
+            (gen->nfgen_family == NFPROTO_IPV6 && table == kIpv6Table)) {
+          found = true;
+        }
+      }
+    }
+  }
 }
 
 base::Status NftablesManager::cleanup() {

@@ -16,6 +16,11 @@ std::string nft_script(const TrafficConfig& config);
 // Deletes both flannel tables whether or not they exist (add-then-delete in one transaction).
 std::string nft_cleanup_script();
 
+// Whether this network namespace holds `ip flannel-ipv4` or `ip6 flannel-ipv6`, asked of the
+// kernel over nfnetlink (an NFT_MSG_GETTABLE dump) without loading libnftables: in iptables mode
+// weftd removes leftover flannel tables at start, and most starts have none to remove.
+base::Result<bool> flannel_nft_tables_present();
+
 class NftablesManager final : public RuleManager {
 public:
   // libnftables binds to the network namespace of the thread that creates and uses it.

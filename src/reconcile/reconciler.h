@@ -70,13 +70,18 @@ public:
   }
 
   // Replaces the desired set (from the lease mapping) and asks for a pass. For a key given twice,
-  // the first entry wins.
-  void set_desired(std::vector<Entry> desired) {
+  // the first entry wins; the keys given more than once are returned.
+  std::vector<Key> set_desired(std::vector<Entry> desired) {
     std::unordered_map<Key, Entry> by_key;
     by_key.reserve(desired.size());
+    std::vector<Key> repeated;
     for (Entry& e : desired) {
       auto key = e.key();
-      by_key.try_emplace(std::move(key), std::move(e));
+      if (by_key.count(key) != 0) {
+        repeated.push_back(std::move(key));
+        continue;
+      }
+      by_key.emplace(std::move(key), std::move(e));
     }
     {
       std::lock_guard lock(mu_);
@@ -86,6 +91,7 @@ public:
       dirty_ = true;
     }
     cv_.notify_all();
+    return repeated;
   }
 
   // Changes part of the desired set: entries added or replaced (by key) and keys removed, then

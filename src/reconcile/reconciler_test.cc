@@ -123,6 +123,21 @@ TEST(Diff, DuplicatesInActualAreDeletedFirstInDesiredIgnored) {
   EXPECT_EQ(changes[0].op, Op::kDelete);
 }
 
+TEST(Reconciler, SetDesiredKeepsTheFirstOfARepeatedKeyAndNamesIt) {
+  base::ManualClock clock;
+  FakeTarget target;
+  Reconciler<Item> r(target, clock, quick_options());
+  const auto repeated = r.set_desired({{"a", 1}, {"b", 2}, {"a", 3}, {"a", 4}, {"c", 5}});
+  EXPECT_EQ(repeated, (std::vector<std::string>{"a", "a"}));
+  EXPECT_TRUE(r.wants("a"));
+  EXPECT_FALSE(r.wants("z"));
+  ASSERT_TRUE(r.sync_once().converged());
+  auto snap = target.snapshot();
+  ASSERT_EQ(snap.size(), 3u);
+  EXPECT_EQ(snap["a"], 1); // the first wins
+  EXPECT_TRUE(r.set_desired(items(3)).empty());
+}
+
 TEST(Reconciler, ConvergesFromEmptyAndCountsCreates) {
   base::ManualClock clock;
   FakeTarget target;

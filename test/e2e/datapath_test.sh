@@ -187,8 +187,16 @@ kill9_restart_keeps_subnet() {
   before=$(cluster_subnet_env 2 FLANNEL_SUBNET)
   cluster_weftd_stop 2 KILL
   rm -f "$CLUSTER_DIR/n2/subnet.env.seen"
+  # In iptables mode a start removes flannel's nftables tables left by an earlier nftables mode.
+  if [ "$STACK" != nft ]; then
+    cluster_exec n2 nft add table ip flannel-ipv4 || return 1
+  fi
   cluster_weftd_start 2 "${weftd_args[@]}"
   until_ok 20 cluster_exec n2 curl -sf http://127.0.0.1:8081/readyz || return 1
+  if [ "$STACK" != nft ] && cluster_exec n2 nft list table ip flannel-ipv4 >/dev/null 2>&1; then
+    echo "the leftover nftables table flannel-ipv4 is still there"
+    return 1
+  fi
   after=$(cluster_subnet_env 2 FLANNEL_SUBNET)
   [ "$before" = "$after" ] || { echo "subnet changed: $before -> $after"; return 1; }
   # The restart renewed the lease subnet.env names after reading that one key: Range calls are
@@ -202,7 +210,7 @@ kill9_restart_keeps_subnet() {
   until_ok 10 ping_all -4 cluster_pod_ip || return 1
   [ "$(cluster_etcdctl get --prefix --keys-only /coreos.com/network/subnets | grep -c .)" -eq 3 ]
 }
-check "kill -9 and restart keeps the subnet and the lease count" kill9_restart_keeps_subnet
+check "kill -9 and restart keeps the subnet and the lease count (and removes leftover nftables tables)" kill9_restart_keeps_subnet
 check "no duplicate routes on any node" no_duplicates 2
 
 lease_deleted_disappears() {

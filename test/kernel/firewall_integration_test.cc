@@ -134,6 +134,27 @@ TEST_F(FirewallTest, IptablesRulesMatchFlanneldAndAreRestored) {
   EXPECT_EQ(flannel_lines(save("filter")), "");
 }
 
+// weftd in iptables mode loads libnftables only when this says there is something to remove.
+TEST_F(FirewallTest, LeftoverFlannelTablesAreSeenWithoutLibnftables) {
+  auto present = [&] {
+    base::Result<bool> r(false);
+    EXPECT_TRUE(ns_->run([&] { r = flannel_nft_tables_present(); }).ok());
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    return r.ok() && *r;
+  };
+  EXPECT_FALSE(present());
+  ASSERT_EQ(ns_->exec({"nft", "add", "table", "ip", "other"}).exit_code, 0);
+  ASSERT_EQ(ns_->exec({"nft", "add", "table", "ip6", "flannel-ipv4"}).exit_code, 0); // wrong family
+  ASSERT_EQ(ns_->exec({"nft", "add", "table", "inet", "flannel-ipv6"}).exit_code, 0);
+  EXPECT_FALSE(present());
+  ASSERT_EQ(ns_->exec({"nft", "add", "table", "ip", "flannel-ipv4"}).exit_code, 0);
+  EXPECT_TRUE(present());
+  ASSERT_EQ(ns_->exec({"nft", "delete", "table", "ip", "flannel-ipv4"}).exit_code, 0);
+  EXPECT_FALSE(present());
+  ASSERT_EQ(ns_->exec({"nft", "add", "table", "ip6", "flannel-ipv6"}).exit_code, 0);
+  EXPECT_TRUE(present());
+}
+
 TEST_F(FirewallTest, NftablesTablesAreAppliedEnsuredAndSwitchedAway) {
   with_nft([&](NftablesManager& nft) {
     ASSERT_TRUE(nft.apply(config()).ok());

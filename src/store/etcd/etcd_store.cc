@@ -654,10 +654,11 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
       }
       // The mirror keeps the parsed leases, not their JSON text (a fifth of its memory).
       std::vector<Entry> entries = parse_listing(*r);
-      r->message.reset();
+      const std::int64_t listed_at = r->revision;
+      r = base::Result<RangeBuffer>(RangeBuffer{}); // the message and its views, before the batch
       LeaseBatch batch;
       batch.reset = true;
-      batch.revision = r->revision;
+      batch.revision = listed_at;
       batch.snapshot.reserve(entries.size());
       if (owns_mirror) {
         // Live from its snapshot; an acquire waiting for it allocates from it now, while the
@@ -673,7 +674,7 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         }
       }
       on_batch(batch);
-      next_rev = r->revision + 1;
+      next_rev = listed_at + 1;
       need_list = false;
     }
     auto opened = client_->watch(subnets_prefix_, prefix_range_end(subnets_prefix_), next_rev);
