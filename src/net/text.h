@@ -2,6 +2,7 @@
 // Small text helpers shared by the net parsers: quoting a value for an error message and strict
 // decimal parsing. Internal to net/.
 
+#include "base/hex.h"
 #include "base/quote.h"
 
 #include <cstdint>
@@ -35,17 +36,6 @@ inline std::optional<std::uint32_t> parse_decimal(std::string_view text, std::si
   return v;
 }
 
-inline int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
+using base::hex_digit;
 
 } // namespace weft::net::detail

@@ -690,49 +690,16 @@ base::Status EtcdClient::lease_revoke(std::int64_t id) {
 }
 
 base::Result<std::int64_t> EtcdClient::lease_keep_alive_once(std::int64_t id) {
-  // A short LeaseKeepAlive stream: one request, half-close, one response.
-  auto& impl = *impl_;
-  const std::size_t n = impl.members_.size();
-  grpc::Status last;
-  std::size_t last_idx = 0;
-  const std::string req = wire::lease_id_request(id);
-  for (std::size_t attempt = 0; attempt < n + 1; ++attempt) {
-    const std::size_t idx = impl.current_.load() % n;
-    last_idx = idx;
-    if (auto st = impl.ensure_token(idx); !st.ok()) {
-      if (st.code() == base::Code::kUnavailable) {
-        impl.fail_over(idx, st.message());
-        continue;
-      }
-      return st;
-    }
-    impl.count(Rpc::kLeaseKeepAlive);
-    // The stream's reply is the same shape as a unary response.
-    auto u = impl.unary_on(idx, kLeaseKeepAlivePath, req, impl.metadata());
-    last = std::move(u.status);
-    if (last.ok()) {
-      impl.note_success(idx);
-      auto ttl = wire::decode_lease_ttl(u.response);
-      if (!ttl) {
-        return malformed(Rpc::kLeaseKeepAlive, impl.endpoint(idx));
-      }
-      if (*ttl <= 0) {
-        return base::not_found(fmt::format("etcd lease {:x} not found or expired", id));
-      }
-      return *ttl;
-    }
-    if (last.code == Code::kUnauthenticated && !impl.config_.username.empty()) {
-      std::lock_guard lock(impl.token_mu_);
-      impl.token_.clear();
-      continue;
-    }
-    if (!is_endpoint_failure(last.code)) {
-      break;
-    }
-    impl.fail_over(idx, last.message);
+  // A LeaseKeepAlive stream carrying one request and one reply is a unary call on the wire.
+  auto ttl = impl_->call_decoded(Rpc::kLeaseKeepAlive, kLeaseKeepAlivePath, fmt::format("{:x}", id),
+                                 wire::lease_id_request(id), wire::decode_lease_ttl);
+  if (!ttl.ok()) {
+    return ttl.status();
   }
-  return base::Status(map_code(last.code), fmt::format("etcd LeaseKeepAlive {:x} on {}: {}", id,
-                                                       impl.endpoint(last_idx), last.message));
+  if (*ttl <= 0) {
+    return base::not_found(fmt::format("etcd lease {:x} not found or expired", id));
+  }
+  return *ttl;
 }
 
 base::Result<std::int64_t> EtcdClient::lease_time_to_live(std::int64_t id) {

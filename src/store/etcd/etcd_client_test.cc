@@ -1,4 +1,5 @@
 #include "store/etcd/etcd_client.h"
+#include "store/etcd/grpc_conn.h"
 
 #include <gtest/gtest.h>
 
@@ -47,6 +48,13 @@ TEST(RpcCounts, DifferenceAndTotal) {
   EXPECT_EQ(d[Rpc::kRange], 2u);
   EXPECT_EQ(d.total(), 3u);
   EXPECT_STREQ(rpc_name(Rpc::kLeaseGrant), "LeaseGrant");
+}
+
+TEST(GrpcMessage, PercentDecoding) {
+  EXPECT_EQ(grpc::percent_decode("etcdserver:%20requested%20lease%20not%20found"),
+            "etcdserver: requested lease not found");
+  EXPECT_EQ(grpc::percent_decode("%e2%9C%93 ok"), "\xe2\x9c\x93 ok");
+  EXPECT_EQ(grpc::percent_decode("100% sure %zz %4"), "100% sure %zz %4"); // not escapes
 }
 
 } // namespace

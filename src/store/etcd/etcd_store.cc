@@ -655,7 +655,7 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
       // The mirror keeps the parsed leases, not their JSON text (a fifth of its memory).
       std::vector<Entry> entries = parse_listing(*r);
       const std::int64_t listed_at = r->revision;
-      r = base::Result<RangeBuffer>(RangeBuffer{}); // the message and its views, before the batch
+      *r = RangeBuffer{}; // the message and its views go before the batch is delivered
       LeaseBatch batch;
       batch.reset = true;
       batch.revision = listed_at;

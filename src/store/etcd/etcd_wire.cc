@@ -352,351 +352,209 @@ std::string watch_create_request(std::string_view key, std::string_view range_en
 
 namespace {
 
-std::optional<std::int64_t> header_revision(std::string_view header) {
-  Reader r(header);
-  std::int64_t revision = 0;
-  while (r.next()) {
-    if (r.field() == f::kHeaderRevision) {
-      if (!r.read_int64(revision)) {
-        return std::nullopt;
-      }
-    }
+// Walks the fields of one message into `out`: `on_field(r, out)` reads the field r is on (or
+// skips it) and says whether it was well formed. nullopt for malformed input.
+template <typename T, typename OnField>
+std::optional<T> decode(std::string_view data, T out, const OnField& on_field) {
+  Reader r(data);
+  bool good = true;
+  while (good && r.next()) {
+    good = on_field(r, out);
   }
-  if (!r.ok()) {
+  if (!good || !r.ok()) {
     return std::nullopt;
   }
-  return revision;
+  return out;
 }
 
-// Reads the current field as the response header; false on malformed input.
-bool read_header(Reader& r, std::int64_t& revision) {
-  std::string_view header;
-  if (!r.read_bytes(header)) {
-    return false;
-  }
-  auto rev = header_revision(header);
-  if (!rev) {
-    return false;
-  }
-  revision = *rev;
-  return true;
-}
-
-bool read_key_value(Reader& r, KeyValue& out) {
+// Reads the field r is on, a nested message, into `out` with `on_field`.
+template <typename T, typename OnField>
+bool read_nested(Reader& r, T& out, const OnField& on_field) {
   std::string_view data;
   if (!r.read_bytes(data)) {
     return false;
   }
-  auto kv = decode_key_value(data);
-  if (!kv) {
+  auto decoded = decode(data, std::move(out), on_field);
+  if (!decoded) {
     return false;
   }
-  out = std::move(*kv);
+  out = std::move(*decoded);
   return true;
+}
+
+bool read_text(Reader& r, std::string& out) {
+  return r.read_string(out);
+}
+bool read_text(Reader& r, std::string_view& out) {
+  return r.read_bytes(out);
+}
+
+// mvccpb.KeyValue into a KeyValue (copies) or a KeyValueView (views into the message).
+template <typename KV> bool key_value_field(Reader& r, KV& kv) {
+  switch (r.field()) {
+  case f::kKvKey:
+    return read_text(r, kv.key);
+  case f::kKvCreateRevision:
+    return r.read_int64(kv.create_revision);
+  case f::kKvModRevision:
+    return r.read_int64(kv.mod_revision);
+  case f::kKvVersion:
+    return r.read_int64(kv.version);
+  case f::kKvValue:
+    return read_text(r, kv.value);
+  case f::kKvLease:
+    return r.read_int64(kv.lease);
+  default:
+    return r.skip();
+  }
+}
+
+// The field r is on, the ResponseHeader of a response, for its revision.
+bool read_header(Reader& r, std::int64_t& revision) {
+  return read_nested(r, revision, [](Reader& h, std::int64_t& rev) {
+    return h.field() == f::kHeaderRevision ? h.read_int64(rev) : h.skip();
+  });
+}
+
+// A RangeResponse into `Range` (RangeResult or RangeViews), whose kvs hold `KV`s.
+template <typename Range> bool range_response_field(Reader& r, Range& out) {
+  switch (r.field()) {
+  case f::kHeader:
+    return read_header(r, out.revision);
+  case f::kRangeRespKvs:
+    return read_nested(r, out.kvs.emplace_back(),
+                       key_value_field<typename decltype(out.kvs)::value_type>);
+  default:
+    return r.skip();
+  }
 }
 
 } // namespace
 
 std::optional<KeyValue> decode_key_value(std::string_view data) {
-  Reader r(data);
-  KeyValue kv;
-  bool good = true;
-  while (good && r.next()) {
-    switch (r.field()) {
-    case f::kKvKey:
-      good = r.read_string(kv.key);
-      break;
-    case f::kKvCreateRevision:
-      good = r.read_int64(kv.create_revision);
-      break;
-    case f::kKvModRevision:
-      good = r.read_int64(kv.mod_revision);
-      break;
-    case f::kKvVersion:
-      good = r.read_int64(kv.version);
-      break;
-    case f::kKvValue:
-      good = r.read_string(kv.value);
-      break;
-    case f::kKvLease:
-      good = r.read_int64(kv.lease);
-      break;
-    default:
-      good = r.skip();
-    }
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return kv;
+  return decode(data, KeyValue{}, key_value_field<KeyValue>);
 }
 
 std::optional<RangeViews> decode_range_views(std::string_view data) {
-  Reader r(data);
   RangeViews out;
   // Lease values are 100 to 300 bytes: room for all without growing through copies.
   out.kvs.reserve(data.size() / 96 + 1);
   base::prefault_reserved(out.kvs);
-  bool good = true;
-  while (good && r.next()) {
-    if (r.field() == f::kHeader) {
-      good = read_header(r, out.revision);
-      continue;
-    }
-    if (r.field() != f::kRangeRespKvs) {
-      good = r.skip();
-      continue;
-    }
-    std::string_view kv_bytes;
-    good = r.read_bytes(kv_bytes);
-    Reader k(kv_bytes);
-    KeyValueView& kv = out.kvs.emplace_back();
-    while (good && k.next()) {
-      switch (k.field()) {
-      case f::kKvKey:
-        good = k.read_bytes(kv.key);
-        break;
-      case f::kKvCreateRevision:
-        good = k.read_int64(kv.create_revision);
-        break;
-      case f::kKvModRevision:
-        good = k.read_int64(kv.mod_revision);
-        break;
-      case f::kKvVersion:
-        good = k.read_int64(kv.version);
-        break;
-      case f::kKvValue:
-        good = k.read_bytes(kv.value);
-        break;
-      case f::kKvLease:
-        good = k.read_int64(kv.lease);
-        break;
-      default:
-        good = k.skip();
-      }
-    }
-    good = good && k.ok();
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return out;
+  return decode(data, std::move(out), range_response_field<RangeViews>);
 }
 
 std::optional<std::int64_t> decode_header_revision(std::string_view data) {
-  Reader r(data);
-  std::int64_t revision = 0;
-  bool good = true;
-  while (good && r.next()) {
-    good = r.field() == f::kHeader ? read_header(r, revision) : r.skip();
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return revision;
+  return decode(data, std::int64_t{0}, [](Reader& r, std::int64_t& revision) {
+    return r.field() == f::kHeader ? read_header(r, revision) : r.skip();
+  });
 }
 
 std::optional<RangeResult> decode_range_response(std::string_view data) {
-  Reader r(data);
-  RangeResult out;
-  bool good = true;
-  while (good && r.next()) {
-    switch (r.field()) {
-    case f::kHeader:
-      good = read_header(r, out.revision);
-      break;
-    case f::kRangeRespKvs:
-      good = read_key_value(r, out.kvs.emplace_back());
-      break;
-    default:
-      good = r.skip();
-    }
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return out;
+  return decode(data, RangeResult{}, range_response_field<RangeResult>);
 }
 
 std::optional<DeleteRangeResponse> decode_delete_range_response(std::string_view data) {
-  Reader r(data);
-  DeleteRangeResponse out;
-  bool good = true;
-  while (good && r.next()) {
+  return decode(data, DeleteRangeResponse{}, [](Reader& r, DeleteRangeResponse& out) {
     switch (r.field()) {
     case f::kHeader:
-      good = read_header(r, out.revision);
-      break;
+      return read_header(r, out.revision);
     case f::kDelRespDeleted:
-      good = r.read_int64(out.deleted);
-      break;
+      return r.read_int64(out.deleted);
     default:
-      good = r.skip();
+      return r.skip();
     }
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return out;
+  });
 }
 
 std::optional<TxnResult> decode_txn_response(std::string_view data) {
-  Reader r(data);
-  TxnResult out;
-  bool good = true;
-  while (good && r.next()) {
+  return decode(data, TxnResult{}, [](Reader& r, TxnResult& out) {
     switch (r.field()) {
     case f::kHeader:
-      good = read_header(r, out.revision);
-      break;
+      return read_header(r, out.revision);
     case f::kTxnRespSucceeded:
-      good = r.read_bool(out.succeeded);
-      break;
-    case f::kTxnRespResponses: {
-      std::string_view op;
-      good = r.read_bytes(op);
-      Reader o(op);
-      while (good && o.next()) {
+      return r.read_bool(out.succeeded);
+    case f::kTxnRespResponses: // a ResponseOp: only a range's pairs are kept
+      return read_nested(r, out, [](Reader& o, TxnResult& txn) {
         if (o.field() != f::kOpRange) {
-          good = o.skip();
-          continue;
+          return o.skip();
         }
-        std::string_view range;
-        good = o.read_bytes(range);
-        if (good) {
-          auto rr = decode_range_response(range);
-          good = rr.has_value();
-          if (good) {
-            for (auto& kv : rr->kvs) {
-              out.kvs.push_back(std::move(kv));
-            }
-          }
+        RangeResult range;
+        if (!read_nested(o, range, range_response_field<RangeResult>)) {
+          return false;
         }
-      }
-      good = good && o.ok();
-      break;
-    }
+        for (auto& kv : range.kvs) {
+          txn.kvs.push_back(std::move(kv));
+        }
+        return true;
+      });
     default:
-      good = r.skip();
+      return r.skip();
     }
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return out;
+  });
 }
 
 std::optional<LeaseGrantResponse> decode_lease_grant_response(std::string_view data) {
-  Reader r(data);
-  LeaseGrantResponse out;
-  std::int64_t revision = 0;
-  bool good = true;
-  while (good && r.next()) {
+  return decode(data, LeaseGrantResponse{}, [](Reader& r, LeaseGrantResponse& out) {
+    std::int64_t revision = 0;
     switch (r.field()) {
     case f::kHeader:
-      good = read_header(r, revision);
-      break;
+      return read_header(r, revision);
     case f::kLeaseRespId:
-      good = r.read_int64(out.grant.id);
-      break;
+      return r.read_int64(out.grant.id);
     case f::kLeaseRespTtl:
-      good = r.read_int64(out.grant.ttl_seconds);
-      break;
+      return r.read_int64(out.grant.ttl_seconds);
     case f::kLeaseRespError:
-      good = r.read_string(out.error);
-      break;
+      return r.read_string(out.error);
     default:
-      good = r.skip();
+      return r.skip();
     }
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return out;
+  });
 }
 
 std::optional<std::int64_t> decode_lease_ttl(std::string_view data) {
-  Reader r(data);
-  std::int64_t ttl = 0;
-  bool good = true;
-  while (good && r.next()) {
-    good = r.field() == f::kLeaseRespTtl ? r.read_int64(ttl) : r.skip();
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return ttl;
+  return decode(data, std::int64_t{0}, [](Reader& r, std::int64_t& ttl) {
+    return r.field() == f::kLeaseRespTtl ? r.read_int64(ttl) : r.skip();
+  });
 }
 
 std::optional<std::string> decode_authenticate_token(std::string_view data) {
-  Reader r(data);
-  std::string token;
-  bool good = true;
-  while (good && r.next()) {
-    good = r.field() == f::kAuthRespToken ? r.read_string(token) : r.skip();
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return token;
+  return decode(data, std::string(), [](Reader& r, std::string& token) {
+    return r.field() == f::kAuthRespToken ? r.read_string(token) : r.skip();
+  });
 }
 
 std::optional<WatchResponse> decode_watch_response(std::string_view data) {
-  Reader r(data);
-  WatchResponse out;
-  bool good = true;
-  while (good && r.next()) {
+  return decode(data, WatchResponse{}, [](Reader& r, WatchResponse& out) {
     switch (r.field()) {
     case f::kHeader:
-      good = read_header(r, out.revision);
-      break;
+      return read_header(r, out.revision);
     case f::kWrCreated:
-      good = r.read_bool(out.created);
-      break;
+      return r.read_bool(out.created);
     case f::kWrCanceled:
-      good = r.read_bool(out.canceled);
-      break;
+      return r.read_bool(out.canceled);
     case f::kWrCompactRevision:
-      good = r.read_int64(out.compact_revision);
-      break;
+      return r.read_int64(out.compact_revision);
     case f::kWrCancelReason:
-      good = r.read_string(out.cancel_reason);
-      break;
-    case f::kWrEvents: {
-      std::string_view event;
-      good = r.read_bytes(event);
-      if (!good) {
-        break;
-      }
-      WatchEvent ev;
-      Reader e(event);
-      while (good && e.next()) {
+      return r.read_string(out.cancel_reason);
+    case f::kWrEvents:
+      return read_nested(r, out.events.emplace_back(), [](Reader& e, WatchEvent& ev) {
         switch (e.field()) {
         case f::kEvType: {
           std::uint64_t type = 0;
-          good = e.read_varint(type);
+          const bool ok = e.read_varint(type);
           ev.type = type == 1 ? WatchEvent::Type::kDelete : WatchEvent::Type::kPut;
-          break;
+          return ok;
         }
         case f::kEvKv:
-          good = read_key_value(e, ev.kv);
-          break;
+          return read_nested(e, ev.kv, key_value_field<KeyValue>);
         default:
-          good = e.skip();
+          return e.skip();
         }
-      }
-      good = good && e.ok();
-      out.events.push_back(std::move(ev));
-      break;
-    }
+      });
     default:
-      good = r.skip();
+      return r.skip();
     }
-  }
-  if (!good || !r.ok()) {
-    return std::nullopt;
-  }
-  return out;
+  });
 }
 
 } // namespace weft::store::etcd::wire

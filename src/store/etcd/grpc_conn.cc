@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/hex.h"
 #include "base/prefault.h"
 
 namespace weft::store::etcd::grpc {
@@ -103,22 +104,10 @@ std::string grpc_timeout(Clock::time_point deadline) {
 std::string percent_decode(std::string_view in) {
   std::string out;
   out.reserve(in.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  };
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '%' && i + 2 < in.size()) {
-      const int hi = hex(in[i + 1]);
-      const int lo = hex(in[i + 2]);
+      const int hi = base::hex_digit(in[i + 1]);
+      const int lo = base::hex_digit(in[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
@@ -640,14 +629,6 @@ void Connection::wake() {
 bool Connection::usable() const {
   std::lock_guard lock(mu_);
   return !failed_ && !goaway_;
-}
-
-std::string Connection::failure() const {
-  std::lock_guard lock(mu_);
-  if (failed_) {
-    return failure_;
-  }
-  return goaway_ ? "the server sent GOAWAY" : "";
 }
 
 bool Connection::told_too_many_pings() const {

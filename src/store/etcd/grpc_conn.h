@@ -157,8 +157,6 @@ public:
                                             std::optional<Clock::time_point> deadline);
   // False once the connection failed or the peer asked it to go away: open a new one.
   bool usable() const;
-  // Why the connection is no longer usable (empty while it is).
-  std::string failure() const;
   // True once the peer sent GOAWAY with ENHANCE_YOUR_CALM "too_many_pings".
   bool told_too_many_pings() const;
 
