@@ -412,10 +412,16 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     return 1;
   }
 
-  // 6. subnet.env and the traffic rules (the order; flanneld installs the rules first).
-  // The rules (external iptables processes and the removal of the other engine's rules, tens of
-  // ms) go in while subnet.env is written; weftd is ready only once both are done, and a rule
-  // error still stops it.
+  // 6. subnet.env, then the traffic rules (the order; flanneld installs the rules
+  // first). The rules (external iptables processes and the removal of the other engine's rules,
+  // tens of ms) go in while the data plane converges; weftd is ready only once both are done,
+  // and a rule error still stops it.
+  const base::Status written = write_subnet_file(o, *cfg, *own, (*be)->mtu());
+  if (written.ok()) {
+    WEFT_INFO("wrote {} (subnet {}, mtu {})", o.subnet_file, lease_text(*own), (*be)->mtu());
+  } else {
+    WEFT_WARN("writing {}: {}", o.subnet_file, written.message());
+  }
   std::unique_ptr<Firewall> firewall;
   const bool want_rules = o.ip_masq || o.iptables_forward_rules;
   std::future<base::Status> rules_applied;
@@ -428,12 +434,6 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
       firewall = std::move(*fw);
       return firewall->apply(*own);
     });
-  }
-  const base::Status written = write_subnet_file(o, *cfg, *own, (*be)->mtu());
-  if (written.ok()) {
-    WEFT_INFO("wrote {} (subnet {}, mtu {})", o.subnet_file, lease_text(*own), (*be)->mtu());
-  } else {
-    WEFT_WARN("writing {}: {}", o.subnet_file, written.message());
   }
   // The data plane converges from here, while the rules go in: the remote routes depend on
   // neither (flanneld starts its backend after subnet.env too).

@@ -1,6 +1,7 @@
 // libFuzzer target: parse_lease_attrs on arbitrary bytes. Whatever parses must serialise with
 // to_json and parse back to the same attributes, and serialise again to the same bytes. The
-// JSON check must agree with nlohmann::json::accept, which it replaced.
+// JSON check must agree with nlohmann::json::accept, which it replaced, and the fast path for
+// flannel's own form with the general parser.
 
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::abort();
   }
   auto attrs = weft::lease::parse_lease_attrs(text);
+  // The fast path for flannel's own form decides exactly as the general parser.
+  const auto general = weft::lease::parse_lease_attrs_general(text);
+  if (attrs.ok() != general.ok() || (attrs.ok() && !(*attrs == *general))) {
+    std::abort();
+  }
   if (!attrs.ok()) {
     return 0;
   }

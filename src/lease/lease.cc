@@ -557,7 +557,115 @@ std::string to_json(const LeaseAttrs& attrs) {
   return out;
 }
 
+namespace {
+
+// A byte a JSON string holds as itself (no escape), and one Go's json.Compact keeps as it is in a
+// raw value: printable ASCII but the quote and backslash; no space, none of the <, > and & that
+// Go writes as \u escapes.
+bool plain_char(char c) {
+  return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+}
+bool compact_char(char c) {
+  return c > 0x20 && c <= 0x7e && c != '<' && c != '>' && c != '&' && c != '\\';
+}
+
+} // namespace
+
+// Keys in flannel's order, no space, no escape, raw values Go's compaction leaves as they are.
+// Anything else (another key, order or spelling, an escape, space, an address only the general
+// parser takes) is nullopt, for the general parser; what this accepts, the general parser decodes
+// to the same attributes (fuzz_lease_json compares the two).
+std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view s) {
+  auto eat = [&s](std::string_view literal) {
+    if (!s.starts_with(literal)) {
+      return false;
+    }
+    s.remove_prefix(literal.size());
+    return true;
+  };
+  // The text of a string of plain characters whose opening quote is eaten, and its closing quote.
+  auto plain_string = [&s]() -> std::optional<std::string_view> {
+    std::size_t i = 0;
+    while (i < s.size() && plain_char(s[i])) {
+      ++i;
+    }
+    if (i == s.size() || s[i] != '"') {
+      return std::nullopt;
+    }
+    const std::string_view text = s.substr(0, i);
+    s.remove_prefix(i + 1);
+    return text;
+  };
+  LeaseAttrs a;
+  if (!eat(R"({"PublicIP":")")) {
+    return std::nullopt;
+  }
+  const auto ip = plain_string();
+  if (!ip) {
+    return std::nullopt;
+  }
+  const auto v4 = net::Ip4Addr::parse(*ip);
+  if (!v4.ok()) {
+    return std::nullopt;
+  }
+  a.public_ip = *v4;
+  if (!eat(R"(,"PublicIPv6":)")) {
+    return std::nullopt;
+  }
+  if (!eat("null")) {
+    if (!eat("\"")) {
+      return std::nullopt;
+    }
+    const auto text = plain_string();
+    if (!text) {
+      return std::nullopt;
+    }
+    const auto v6 = parse_go_ip6(*text);
+    if (!v6.ok()) {
+      return std::nullopt;
+    }
+    a.public_ipv6 = *v6;
+  }
+  if (eat(R"(,"BackendType":")")) {
+    const auto text = plain_string();
+    if (!text) {
+      return std::nullopt;
+    }
+    a.backend_type = *text;
+  }
+  for (const auto& [literal, field] :
+       {std::pair{std::string_view(R"(,"BackendData":)"), &a.backend_data},
+        std::pair{std::string_view(R"(,"BackendV6Data":)"), &a.backend_v6_data}}) {
+    if (!eat(literal) || s.empty()) {
+      continue;
+    }
+    // The whole text is valid JSON, so the value ends where skip_value says.
+    const std::size_t end = skip_value(s, 0);
+    const std::string_view raw = s.substr(0, end);
+    for (const char c : raw) {
+      if (!compact_char(c)) {
+        return std::nullopt;
+      }
+    }
+    *field = raw;
+    s.remove_prefix(end);
+  }
+  if (s != "}") {
+    return std::nullopt;
+  }
+  return a;
+}
+
 base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json) {
+  if (is_valid_json(json)) {
+    if (auto a = parse_lease_attrs_flannel_form(json)) {
+      return std::move(*a);
+    }
+  }
+  return parse_lease_attrs_general(json);
+}
+
+base::Result<LeaseAttrs> parse_lease_attrs_general(std::string_view json) {
   if (!is_valid_json(json)) {
     try {
       const Json parsed = Json::parse(json);

@@ -48,7 +48,16 @@ std::string to_json(const LeaseAttrs& attrs);
 // Parses a lease value as Go's json.Unmarshal into flannel's LeaseAttrs would: keys matched
 // case-insensitively, unknown keys ignored, the last duplicate wins, `null` leaves a field unset.
 // Errors (invalid_argument) name the field and value.
+// Flannel's own form of the value (to_json's output) is read by a fast path; anything else by
+// the general parser below, with the same result.
 base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json);
+// The general parser alone (the fuzzer and the tests check the fast path against it).
+base::Result<LeaseAttrs> parse_lease_attrs_general(std::string_view json);
+// The fast path alone, for `json` that is_valid_json accepts: the attributes when the value is
+// in flannel's own form, {"PublicIP":"a.b.c.d","PublicIPv6":null|"v6"[,"BackendType":"t"]
+// [,"BackendData":raw][,"BackendV6Data":raw]} with no space or escape and raw values Go's
+// compaction leaves as they are; nullopt for anything else.
+std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view json);
 
 // Whether `text` is one JSON value (RFC 8259) by nlohmann::json::accept's rules, which lease
 // values have always been checked with: UTF-8 is validated, a \u escape of a high surrogate must

@@ -1,4 +1,5 @@
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -132,6 +133,76 @@ TEST(LeaseJson, KelvinSignFoldsLikeGo) {
                                  "endType\":\"vxlan\"}");
   ASSERT_TRUE(attrs.ok());
   EXPECT_EQ(attrs->backend_type, "vxlan");
+}
+
+TEST(LeaseJson, FlannelFormFastPathAgreesWithTheGeneralParser) {
+  // flannel's own form is read by the fast path; the rest (and the near misses) go to the
+  // general parser. Both must decode every input the same way.
+  const std::vector<std::string> fast = {
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":"host-gw"})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":"fd00::1","BackendType":"vxlan",)"
+      R"("BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:6c:0e"},)"
+      R"("BackendV6Data":{"VNI":1,"VtepMAC":"c6:d2:32:6f:6c:0f"}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":"","BackendData":null})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":"::ffff:10.0.0.2","BackendType":"x",)"
+      R"("BackendData":[1,true,{"a":[]}]})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendV6Data":"s"})",
+  };
+  const std::vector<std::string> general = {
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":"host-gw","PublicIP":"10.0.0.2"})",
+      R"({"PublicIPv6":null,"PublicIP":"10.0.0.1"})",
+      R"({"publicip":"10.0.0.1","PublicIPv6":null})",
+      R"({"PublicIP":"10.0.0.1", "PublicIPv6":null})",
+      R"({"PublicIP":"10.0.0.\u0031","PublicIPv6":null})",
+      R"({"PublicIP":"::ffff:10.0.0.1","PublicIPv6":null})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":null})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"a":"<"}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"a":">"}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"a":"x&y"}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"a": 1}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"a":"\u00e9"}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"a":"é"}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":1,"BackendData":2})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendV6Data":1,"BackendData":2})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"Other":1})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null} )",
+      R"({"PublicIP":"10.0.0.256","PublicIPv6":null})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":"10.0.0.1x"})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":1})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":7})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null)",
+      R"({"PublicIP":"10.0.0.1"})",
+      R"(null)",
+  };
+  for (const auto& in : fast) {
+    ASSERT_TRUE(is_valid_json(in)) << in;
+    const auto f = parse_lease_attrs_flannel_form(in);
+    ASSERT_TRUE(f.has_value()) << in;
+    const auto g = parse_lease_attrs_general(in);
+    ASSERT_TRUE(g.ok()) << in << ": " << g.status().to_string();
+    EXPECT_EQ(*f, *g) << in;
+  }
+  for (const auto& in : general) {
+    if (is_valid_json(in)) {
+      EXPECT_FALSE(parse_lease_attrs_flannel_form(in).has_value()) << in;
+    }
+    const auto a = parse_lease_attrs(in);
+    const auto g = parse_lease_attrs_general(in);
+    ASSERT_EQ(a.ok(), g.ok()) << in;
+    if (a.ok()) {
+      EXPECT_EQ(*a, *g) << in;
+    } else {
+      EXPECT_EQ(a.status().message(), g.status().message()) << in;
+    }
+  }
+  // to_json's output is flannel's form: what weft writes is read back on the fast path.
+  LeaseAttrs attrs;
+  attrs.public_ip = v4("192.168.1.9");
+  attrs.public_ipv6 = v6("fd00::9");
+  attrs.backend_type = "vxlan";
+  attrs.backend_data = R"({"VNI":1,"VtepMAC":"c6:d2:32:6f:6c:0e"})";
+  EXPECT_EQ(parse_lease_attrs_flannel_form(to_json(attrs)), attrs);
 }
 
 TEST(Lease, Equality) {

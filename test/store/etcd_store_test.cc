@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -272,6 +273,78 @@ TEST_F(EtcdStoreTest, AcquireWithWatchRunningAllocatesFromItsMirror) {
   d = store->rpc_counts() - before;
   EXPECT_EQ(back->subnet, late->subnet);
   EXPECT_EQ(d[Rpc::kRange], 1u); // the single-key read of the previous subnet (gone): no listing
+}
+
+TEST_F(EtcdStoreTest, AcquireDuringTheWatchSnapshotAllocatesFromTheListing) {
+  // A starting daemon: the watch has read its snapshot and is still parsing it when the acquire
+  // asks. The acquire allocates from that listing (no listing of its own), deciding as from the
+  // mirror: reuse by public IP, deletion of the node's incompatible lease, a free subnet.
+  auto writer = make_store();
+  const std::string prefix = "/coreos.com/network/subnets/";
+  ASSERT_TRUE(writer->client().put(prefix + "10.5.7.0-24", lease::to_json(attrs_for(7))).ok());
+  ASSERT_TRUE(writer->client().put(prefix + "10.5.9.0-25", lease::to_json(attrs_for(9))).ok());
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(writer->acquire_lease(attrs_for(1000 + i), options()).ok());
+  }
+
+  struct Case {
+    int node;
+    const char* want; // the subnet, or "" for any free one
+    std::size_t deleted;
+  };
+  for (const Case& c : {Case{7, "10.5.7.0/24", 0}, Case{9, "", 1}, Case{3000, "", 0}}) {
+    SCOPED_TRACE(c.node);
+    std::mutex mu;
+    std::condition_variable cv;
+    bool acquired = false;
+    bool held = false;
+    auto cfg = store_config(*cluster_);
+    cfg.on_snapshot_read = [&] { // the watch waits here until the acquire is done
+      std::unique_lock lock(mu);
+      held = true;
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(10), [&] { return acquired; });
+    };
+    auto store = make_store(cfg);
+    store->expect_watch();
+    std::atomic<int> resets{0};
+    std::jthread watch([&](std::stop_token st) {
+      (void)store->watch_leases(st, [&](const store::LeaseBatch& b) { resets += b.reset ? 1 : 0; });
+    });
+    {
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held; }));
+    }
+    const auto before = store->rpc_counts();
+    const auto before_all = writer->list_leases();
+    ASSERT_TRUE(before_all.ok());
+    auto got = store->acquire_lease(attrs_for(c.node), options());
+    const int resets_during_acquire = resets.load();
+    {
+      std::lock_guard lock(mu);
+      acquired = true;
+      cv.notify_all();
+    }
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    const auto d = store->rpc_counts() - before;
+    EXPECT_EQ(resets_during_acquire, 0); // decided before the mirror existed
+    EXPECT_EQ(d[Rpc::kRange], 0u);
+    EXPECT_EQ(d[Rpc::kDeleteRange] + d[Rpc::kTxn], 1u + c.deleted);
+    if (*c.want != '\0') {
+      EXPECT_EQ(got->subnet->to_string(), c.want);
+    } else {
+      for (const auto& l : before_all->leases) {
+        EXPECT_NE(l.subnet, got->subnet);
+      }
+    }
+    auto after = writer->list_leases();
+    ASSERT_TRUE(after.ok());
+    for (const auto& l : after->leases) {
+      if (l.attrs.public_ip == attrs_for(c.node).public_ip) {
+        EXPECT_EQ(l.subnet, got->subnet); // the incompatible /25 is gone
+      }
+    }
+  }
 }
 
 TEST_F(EtcdStoreTest, RestartReusesItsSubnetFromOneKeyRead) {

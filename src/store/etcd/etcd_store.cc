@@ -260,6 +260,51 @@ EtcdStore::AcquirePlan EtcdStore::plan_from(const std::vector<Entry>& entries,
   return plan;
 }
 
+base::Result<EtcdStore::AcquirePlan>
+EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuffer& listing) {
+  // The leases exactly as parse_listing makes them (malformed values skipped the same way, in
+  // the same key order), without the entries' keys and copies: those are made for the few the
+  // plan names.
+  std::vector<lease::Lease> leases;
+  std::vector<std::size_t> at; // leases[i] is listing.kvs[at[i]]
+  leases.reserve(listing.kvs.size());
+  at.reserve(listing.kvs.size());
+  base::prefault_reserved(leases);
+  for (std::size_t i = 0; i < listing.kvs.size(); ++i) {
+    const KeyValueView& v = listing.kvs[i];
+    if (auto r = parse_kv(v.key, v.value, v.lease, v.mod_revision); r.ok()) {
+      leases.push_back(std::move(*r));
+      at.push_back(i);
+    }
+  }
+  std::vector<const lease::Lease*> existing;
+  existing.reserve(leases.size());
+  for (const lease::Lease& l : leases) {
+    existing.push_back(&l);
+  }
+  base::Result<lease::Allocation> alloc = [&] {
+    std::lock_guard lock(mu_);
+    return lease::allocate_subnet(input, existing, rng_);
+  }();
+  if (!alloc.ok()) {
+    return alloc.status();
+  }
+  auto kv_of = [&](std::size_t i) {
+    const KeyValueView& v = listing.kvs[at[i]];
+    return KeyValue{std::string(v.key), {}, v.create_revision, v.mod_revision, v.version, v.lease};
+  };
+  AcquirePlan plan;
+  if (alloc->reused && alloc->reused_index) {
+    plan.reused = Entry{kv_of(*alloc->reused_index), leases[*alloc->reused_index]};
+  }
+  for (std::size_t i : alloc->incompatible_to_delete) {
+    KeyValue kv = kv_of(i);
+    plan.to_delete.emplace_back(std::move(kv.key), kv.create_revision);
+  }
+  plan.alloc = std::move(*alloc);
+  return plan;
+}
+
 base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::AllocationInput& input,
                                                              bool allow_mirror) {
   auto allocate = [&](const std::vector<Entry>& entries) -> base::Result<AcquirePlan> {
@@ -278,11 +323,26 @@ base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::Alloca
     return plan_from(entries, std::move(*alloc));
   };
   if (allow_mirror) {
-    std::unique_lock lock(mirror_mu_);
-    // A watch reading its snapshot right now: that read replaces ours.
-    mirror_cv_.wait_for(lock, config_.call_timeout, [&] { return !mirror_starting_; });
-    if (mirror_live_) {
-      return allocate(mirror_); // under the mirror's lock: nothing is copied but the result
+    std::shared_ptr<const RangeBuffer> listing;
+    {
+      std::unique_lock lock(mirror_mu_);
+      // A watch reading its snapshot right now: that read replaces ours.
+      ++acquires_waiting_;
+      mirror_cv_.wait_for(lock, config_.call_timeout,
+                          [&] { return !mirror_starting_ || listing_ != nullptr; });
+      --acquires_waiting_;
+      if (mirror_live_) {
+        return allocate(mirror_); // under the mirror's lock: nothing is copied but the result
+      }
+      listing = listing_;
+      listing_readers_ += listing ? 1 : 0;
+    }
+    if (listing) {
+      auto plan = plan_from_listing(input, *listing);
+      std::lock_guard lock(mirror_mu_);
+      --listing_readers_;
+      mirror_cv_.notify_all();
+      return plan;
     }
   }
   // Serializable: the create-if-absent Txn (or the compare on a reused lease's value) is what
@@ -339,6 +399,7 @@ void EtcdStore::mirror_reset(std::vector<Entry>&& entries) {
   mirror_ = std::move(entries);
   mirror_live_ = true;
   mirror_starting_ = false;
+  listing_.reset();
   mirror_cv_.notify_all();
 }
 
@@ -374,6 +435,7 @@ void EtcdStore::mirror_set_live(bool live) {
   mirror_live_ = live;
   if (!live) {
     mirror_starting_ = false; // an acquire waiting for the snapshot reads etcd itself
+    listing_.reset();
   }
   mirror_cv_.notify_all();
 }
@@ -652,10 +714,25 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         fail("listing leases", r.status());
         continue;
       }
-      // The mirror keeps the parsed leases, not their JSON text (a fifth of its memory).
-      std::vector<Entry> entries = parse_listing(*r);
       const std::int64_t listed_at = r->revision;
-      *r = RangeBuffer{}; // the message and its views go before the batch is delivered
+      auto listing = std::make_shared<const RangeBuffer>(std::move(*r));
+      if (owns_mirror) {
+        // An acquire waiting for the mirror allocates from the listing, and goes first: its pass
+        // decides the node's subnet (subnet.env waits for it), this one only feeds the mirror.
+        std::unique_lock lock(mirror_mu_);
+        listing_ = listing;
+        mirror_cv_.notify_all();
+        mirror_cv_.wait_for(lock, config_.call_timeout,
+                            [&] { return acquires_waiting_ == 0 && listing_readers_ == 0; });
+      }
+      if (owns_mirror && config_.on_snapshot_read) {
+        config_.on_snapshot_read();
+      }
+      // The mirror keeps the parsed leases, not their JSON text (a fifth of its memory).
+      std::vector<Entry> entries = parse_listing(*listing);
+      // The message and its views go before the batch is delivered (once an acquire reading
+      // them is done too).
+      listing.reset();
       LeaseBatch batch;
       batch.reset = true;
       batch.revision = listed_at;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -45,6 +46,9 @@ struct EtcdStoreConfig {
   std::chrono::milliseconds retry_max{5000};
   std::chrono::milliseconds renew_retry{60000}; // after a failed renewal, as flanneld
   int max_race_retries = 100;                   // lost create races before giving up
+  // Tests: runs on the mirror-owning watch's thread between reading its snapshot (published to
+  // acquires from then on) and parsing it into the mirror.
+  std::function<void()> on_snapshot_read;
 };
 
 class EtcdStore final : public SubnetStore {
@@ -111,6 +115,10 @@ private:
   // from a single-key read; nullopt otherwise (or on any error: the listing decides then).
   std::optional<Entry> previous_entry(const lease::AllocationInput& input);
   static AcquirePlan plan_from(const std::vector<Entry>& entries, lease::Allocation alloc);
+  // Allocates from the listing the owning watch has just read, with its own pass over the values
+  // (the same parse_kv as the watch's), while the watch parses it for the mirror.
+  base::Result<AcquirePlan> plan_from_listing(const lease::AllocationInput& input,
+                                              const RangeBuffer& listing);
   // Mirror maintenance by the watch that owns it. mirror_ is written only by that watch's
   // thread, which may therefore read it without the lock.
   void mirror_reset(std::vector<Entry>&& entries);
@@ -158,6 +166,11 @@ private:
   std::vector<Entry> mirror_; // sorted by key (as etcd lists them)
   bool mirror_live_ = false;
   bool mirror_starting_ = false; // the owning watch is reading its first snapshot
+  // That snapshot once read and until it is in the mirror: an acquire waiting for the mirror
+  // allocates from it at once instead of waiting for the watch to parse it.
+  std::shared_ptr<const RangeBuffer> listing_;
+  int acquires_waiting_ = 0; // acquires waiting for the mirror or that listing
+  int listing_readers_ = 0;  // acquires allocating from that listing
   std::atomic<bool> mirror_owned_{false};
 };
 
