@@ -267,26 +267,31 @@ template <typename Fn> void for_each_object(nl_cache* cache, Fn&& fn) {
 struct NetlinkImpl::State {
   SockPtr sock;
 
-  // Sends every message (pipelined, kWindow at a time) and matches the kernel's acks by sequence
-  // number. ESRCH/ENOENT count as success when `missing_ok` (deleting what is already gone).
-  std::vector<base::Status> transact(std::vector<MsgPtr>& msgs, bool missing_ok,
+  // Sends `count` messages (pipelined, kWindow at a time) and matches the kernel's acks by
+  // sequence number. ESRCH/ENOENT count as success when `missing_ok` (deleting what is already
+  // gone). Message i is built (null: it could not be) when its window is packed and freed at
+  // once: libnl gives every message a page, which for thousands of entries was megabytes.
+  std::vector<base::Status> transact(std::size_t count, bool missing_ok,
+                                     const std::function<MsgPtr(std::size_t)>& build,
                                      const std::function<std::string(std::size_t)>& describe) {
-    std::vector<base::Status> out(msgs.size());
+    std::vector<base::Status> out(count);
     const int fd = nl_socket_get_fd(sock.get());
     std::vector<char> buf(1 << 16);
-    for (std::size_t begin = 0; begin < msgs.size(); begin += kWindow) {
-      const std::size_t end = std::min(msgs.size(), begin + kWindow);
+    std::string packet;
+    for (std::size_t begin = 0; begin < count; begin += kWindow) {
+      const std::size_t end = std::min(count, begin + kWindow);
       // The whole window goes to the kernel in one datagram; it handles the messages in order
       // and acks each one.
       std::unordered_map<std::uint32_t, std::size_t> waiting;
-      std::string packet;
+      packet.clear();
       for (std::size_t i = begin; i < end; ++i) {
-        if (!msgs[i]) {
+        const MsgPtr msg = build(i);
+        if (!msg) {
           out[i] = base::internal_error(describe(i) + ": could not build the netlink message");
           continue;
         }
-        nl_complete_msg(sock.get(), msgs[i].get()); // seq, port id, NLM_F_REQUEST|NLM_F_ACK
-        const nlmsghdr* h = nlmsg_hdr(msgs[i].get());
+        nl_complete_msg(sock.get(), msg.get()); // seq, port id, NLM_F_REQUEST|NLM_F_ACK
+        const nlmsghdr* h = nlmsg_hdr(msg.get());
         packet.append(reinterpret_cast<const char*>(h), h->nlmsg_len);
         packet.resize(NLMSG_ALIGN(packet.size()), '\0');
         waiting.emplace(h->nlmsg_seq, i);
@@ -417,29 +422,25 @@ base::Result<std::vector<Route>> NetlinkImpl::list_routes(int family, int table,
 
 std::vector<base::Status> NetlinkImpl::replace_routes(const std::vector<Route>& routes) {
   std::lock_guard lock(mu_);
-  std::vector<MsgPtr> msgs(routes.size());
-  for (std::size_t i = 0; i < routes.size(); ++i) {
+  auto build = [&](std::size_t i) {
     auto r = build_route(routes[i], false);
     nl_msg* m = nullptr;
-    if (rtnl_route_build_add_request(r.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0) {
-      msgs[i].reset(m);
-    }
-  }
-  return state_->transact(
-      msgs, false, [&](std::size_t i) { return "replacing route " + routes[i].to_string(); });
+    return MsgPtr(
+        rtnl_route_build_add_request(r.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0 ? m : nullptr);
+  };
+  return state_->transact(routes.size(), false, build, [&](std::size_t i) {
+    return "replacing route " + routes[i].to_string();
+  });
 }
 
 std::vector<base::Status> NetlinkImpl::delete_routes(const std::vector<Route>& routes) {
   std::lock_guard lock(mu_);
-  std::vector<MsgPtr> msgs(routes.size());
-  for (std::size_t i = 0; i < routes.size(); ++i) {
+  auto build = [&](std::size_t i) {
     auto r = build_route(routes[i], true);
     nl_msg* m = nullptr;
-    if (rtnl_route_build_del_request(r.get(), 0, &m) == 0) {
-      msgs[i].reset(m);
-    }
-  }
-  return state_->transact(msgs, true,
+    return MsgPtr(rtnl_route_build_del_request(r.get(), 0, &m) == 0 ? m : nullptr);
+  };
+  return state_->transact(routes.size(), true, build,
                           [&](std::size_t i) { return "deleting route " + routes[i].to_string(); });
 }
 
@@ -469,29 +470,25 @@ base::Result<std::vector<Neighbour>> NetlinkImpl::list_neighbours(int ifindex) {
 
 std::vector<base::Status> NetlinkImpl::replace_neighbours(const std::vector<Neighbour>& ns) {
   std::lock_guard lock(mu_);
-  std::vector<MsgPtr> msgs(ns.size());
-  for (std::size_t i = 0; i < ns.size(); ++i) {
+  auto build = [&](std::size_t i) {
     auto n = build_neigh(ns[i]);
     nl_msg* m = nullptr;
-    if (rtnl_neigh_build_add_request(n.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0) {
-      msgs[i].reset(m);
-    }
-  }
-  return state_->transact(
-      msgs, false, [&](std::size_t i) { return "replacing neighbour " + ns[i].to_string(); });
+    return MsgPtr(
+        rtnl_neigh_build_add_request(n.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0 ? m : nullptr);
+  };
+  return state_->transact(ns.size(), false, build, [&](std::size_t i) {
+    return "replacing neighbour " + ns[i].to_string();
+  });
 }
 
 std::vector<base::Status> NetlinkImpl::delete_neighbours(const std::vector<Neighbour>& ns) {
   std::lock_guard lock(mu_);
-  std::vector<MsgPtr> msgs(ns.size());
-  for (std::size_t i = 0; i < ns.size(); ++i) {
+  auto build = [&](std::size_t i) {
     auto n = build_neigh(ns[i]);
     nl_msg* m = nullptr;
-    if (rtnl_neigh_build_delete_request(n.get(), 0, &m) == 0) {
-      msgs[i].reset(m);
-    }
-  }
-  return state_->transact(msgs, true,
+    return MsgPtr(rtnl_neigh_build_delete_request(n.get(), 0, &m) == 0 ? m : nullptr);
+  };
+  return state_->transact(ns.size(), true, build,
                           [&](std::size_t i) { return "deleting neighbour " + ns[i].to_string(); });
 }
 
@@ -521,29 +518,25 @@ base::Result<std::vector<FdbEntry>> NetlinkImpl::list_fdb(int ifindex) {
 
 std::vector<base::Status> NetlinkImpl::replace_fdb(const std::vector<FdbEntry>& fs) {
   std::lock_guard lock(mu_);
-  std::vector<MsgPtr> msgs(fs.size());
-  for (std::size_t i = 0; i < fs.size(); ++i) {
+  auto build = [&](std::size_t i) {
     auto n = build_fdb(fs[i]);
     nl_msg* m = nullptr;
-    if (rtnl_neigh_build_add_request(n.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0) {
-      msgs[i].reset(m);
-    }
-  }
-  return state_->transact(
-      msgs, false, [&](std::size_t i) { return "replacing fdb entry " + fs[i].to_string(); });
+    return MsgPtr(
+        rtnl_neigh_build_add_request(n.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0 ? m : nullptr);
+  };
+  return state_->transact(fs.size(), false, build, [&](std::size_t i) {
+    return "replacing fdb entry " + fs[i].to_string();
+  });
 }
 
 std::vector<base::Status> NetlinkImpl::delete_fdb(const std::vector<FdbEntry>& fs) {
   std::lock_guard lock(mu_);
-  std::vector<MsgPtr> msgs(fs.size());
-  for (std::size_t i = 0; i < fs.size(); ++i) {
+  auto build = [&](std::size_t i) {
     auto n = build_fdb(fs[i]);
     nl_msg* m = nullptr;
-    if (rtnl_neigh_build_delete_request(n.get(), 0, &m) == 0) {
-      msgs[i].reset(m);
-    }
-  }
-  return state_->transact(msgs, true,
+    return MsgPtr(rtnl_neigh_build_delete_request(n.get(), 0, &m) == 0 ? m : nullptr);
+  };
+  return state_->transact(fs.size(), true, build,
                           [&](std::size_t i) { return "deleting fdb entry " + fs[i].to_string(); });
 }
 

@@ -25,7 +25,10 @@ std::vector<Change<Entry>> diff(const std::vector<Entry>& desired,
   }
   std::unordered_map<Key, const Entry*> have;
   have.reserve(actual.size());
+  // At most one change per entry on either side; reserving that (untouched, so not resident)
+  // avoids growing through copies when every entry changes, as at the start.
   std::vector<Change<Entry>> changes;
+  changes.reserve(desired.size() + actual.size());
   for (const Entry& e : actual) {
     auto [it, inserted] = have.emplace(e.key(), &e);
     if (!inserted || want.find(e.key()) == want.end()) {
@@ -60,6 +63,7 @@ std::vector<Change<Entry>> diff(const std::vector<Entry>& desired,
     want.emplace(e.key(), &e); // the first entry for a key wins
   }
   std::vector<Change<Entry>> changes;
+  changes.reserve(desired.size() + actual.size());
   for (const auto& [key, e] : actual) {
     if (want.find(key) == want.end()) {
       changes.push_back(Change<Entry>{Op::kDelete, e, std::nullopt});

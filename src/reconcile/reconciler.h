@@ -207,10 +207,12 @@ public:
     report.changes = changes.size();
     forget_settled_keys(changes);
 
-    std::vector<Change<Entry>> ready;
-    ready.reserve(changes.size());
+    // The changes ready to apply, kept in place (no second array of every change): those whose
+    // key is waiting out a backoff are dropped.
     std::optional<base::Clock::TimePoint> earliest_retry;
-    for (auto& change : changes) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      Change<Entry>& change = changes[i];
       auto it = retries_.find(change.entry.key());
       if (it != retries_.end()) {
         if (it->second.op != change.op || !(it->second.entry == change.entry)) {
@@ -222,8 +224,13 @@ public:
           continue;
         }
       }
-      ready.push_back(std::move(change));
+      if (kept != i) {
+        changes[kept] = std::move(change);
+      }
+      ++kept;
     }
+    changes.erase(changes.begin() + static_cast<std::ptrdiff_t>(kept), changes.end());
+    std::vector<Change<Entry>>& ready = changes;
 
     Counters delta;
     new_failures_ = 0;

@@ -151,8 +151,11 @@ base::Result<lease::Lease> EtcdStore::parse_kv(std::string_view key_text, std::s
 
 std::vector<EtcdStore::Entry> EtcdStore::parse_listing(const RangeBuffer& listing) {
   std::vector<Entry> out;
-  out.reserve(listing.kvs.size());
-  base::prefault_reserved(out);
+  // Headroom for the leases that join after the listing (the node's own first): the mirror
+  // inserts them in place instead of doubling, which held the old and the new array at once.
+  const std::size_t n = listing.kvs.size();
+  out.reserve(n + n / 16 + 16);
+  base::prefault(out.data(), n * sizeof(Entry));
   for (const KeyValueView& v : listing.kvs) {
     auto r = parse_kv(v.key, v.value, v.lease, v.mod_revision);
     KeyValue kv{std::string(v.key), {}, v.create_revision, v.mod_revision, v.version, v.lease};
