@@ -26,6 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!attrs.ok()) {
     return 0;
   }
+  // Without the backend data: the same addresses and type, the data left empty.
+  auto lean = weft::lease::parse_lease_attrs(text, /*keep_backend_data=*/false);
+  weft::lease::LeaseAttrs expected = *attrs;
+  expected.backend_data.clear();
+  expected.backend_v6_data.clear();
+  if (!lean.ok() || !(*lean == expected)) {
+    std::abort();
+  }
   const std::string json = weft::lease::to_json(*attrs);
   auto again = weft::lease::parse_lease_attrs(json);
   if (!again.ok() || !(*again == *attrs) || weft::lease::to_json(*again) != json) {

@@ -575,7 +575,8 @@ bool compact_char(char c) {
 // Anything else (another key, order or spelling, an escape, space, an address only the general
 // parser takes) is nullopt, for the general parser; what this accepts, the general parser decodes
 // to the same attributes (fuzz_lease_json compares the two).
-std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view s) {
+std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view s,
+                                                         bool keep_backend_data) {
   auto eat = [&s](std::string_view literal) {
     if (!s.starts_with(literal)) {
       return false;
@@ -647,7 +648,9 @@ std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view s) {
         return std::nullopt;
       }
     }
-    *field = raw;
+    if (keep_backend_data) {
+      *field = raw;
+    }
     s.remove_prefix(end);
   }
   if (s != "}") {
@@ -656,13 +659,18 @@ std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view s) {
   return a;
 }
 
-base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json) {
+base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json, bool keep_backend_data) {
   if (is_valid_json(json)) {
-    if (auto a = parse_lease_attrs_flannel_form(json)) {
+    if (auto a = parse_lease_attrs_flannel_form(json, keep_backend_data)) {
       return std::move(*a);
     }
   }
-  return parse_lease_attrs_general(json);
+  auto a = parse_lease_attrs_general(json);
+  if (a.ok() && !keep_backend_data) {
+    a->backend_data.clear();
+    a->backend_v6_data.clear();
+  }
+  return a;
 }
 
 base::Result<LeaseAttrs> parse_lease_attrs_general(std::string_view json) {

@@ -49,15 +49,18 @@ std::string to_json(const LeaseAttrs& attrs);
 // case-insensitively, unknown keys ignored, the last duplicate wins, `null` leaves a field unset.
 // Errors (invalid_argument) name the field and value.
 // Flannel's own form of the value (to_json's output) is read by a fast path; anything else by
-// the general parser below, with the same result.
-base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json);
+// the general parser below, with the same result. Without keep_backend_data the backend data
+// is checked as always but not kept (backend_data and backend_v6_data are left empty): for
+// readers that need only the addresses, such as an allocation.
+base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json, bool keep_backend_data = true);
 // The general parser alone (the fuzzer and the tests check the fast path against it).
 base::Result<LeaseAttrs> parse_lease_attrs_general(std::string_view json);
 // The fast path alone, for `json` that is_valid_json accepts: the attributes when the value is
 // in flannel's own form, {"PublicIP":"a.b.c.d","PublicIPv6":null|"v6"[,"BackendType":"t"]
 // [,"BackendData":raw][,"BackendV6Data":raw]} with no space or escape and raw values Go's
 // compaction leaves as they are; nullopt for anything else.
-std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view json);
+std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view json,
+                                                         bool keep_backend_data = true);
 
 // Whether `text` is one JSON value (RFC 8259) by nlohmann::json::accept's rules, which lease
 // values have always been checked with: UTF-8 is validated, a \u escape of a high surrogate must

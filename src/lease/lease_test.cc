@@ -196,6 +196,20 @@ TEST(LeaseJson, FlannelFormFastPathAgreesWithTheGeneralParser) {
       EXPECT_EQ(a.status().message(), g.status().message()) << in;
     }
   }
+  // Without the backend data: the same decision and addresses, the data left empty.
+  for (const auto* inputs : {&fast, &general}) {
+    for (const auto& in : *inputs) {
+      const auto with = parse_lease_attrs(in);
+      const auto without = parse_lease_attrs(in, /*keep_backend_data=*/false);
+      ASSERT_EQ(with.ok(), without.ok()) << in;
+      if (with.ok()) {
+        LeaseAttrs expected = *with;
+        expected.backend_data.clear();
+        expected.backend_v6_data.clear();
+        EXPECT_EQ(*without, expected) << in;
+      }
+    }
+  }
   // to_json's output is flannel's form: what weft writes is read back on the fast path.
   LeaseAttrs attrs;
   attrs.public_ip = v4("192.168.1.9");

@@ -126,12 +126,13 @@ base::Result<lease::Lease> EtcdStore::parse_kv(const KeyValue& kv) {
 }
 
 base::Result<lease::Lease> EtcdStore::parse_kv(std::string_view key_text, std::string_view value,
-                                               std::int64_t etcd_lease, std::int64_t mod_revision) {
+                                               std::int64_t etcd_lease, std::int64_t mod_revision,
+                                               bool keep_backend_data) {
   auto key = lease::parse_subnet_key(key_text.substr(subnets_prefix_.size()));
   if (!key.ok()) {
     return key.status();
   }
-  auto attrs = lease::parse_lease_attrs(value);
+  auto attrs = lease::parse_lease_attrs(value, keep_backend_data);
   if (!attrs.ok()) {
     return attrs.status();
   }
@@ -265,9 +266,9 @@ EtcdStore::AcquirePlan EtcdStore::plan_from(const std::vector<Entry>& entries,
 
 base::Result<EtcdStore::AcquirePlan>
 EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuffer& listing) {
-  // The leases exactly as parse_listing makes them (malformed values skipped the same way, in
-  // the same key order), without the entries' keys and copies: those are made for the few the
-  // plan names.
+  // The leases as parse_listing makes them (malformed values skipped the same way, in the same
+  // key order) but for their backend data, which allocation does not read; without the
+  // entries' keys and copies: those are made for the few the plan names.
   std::vector<lease::Lease> leases;
   std::vector<std::size_t> at; // leases[i] is listing.kvs[at[i]]
   leases.reserve(listing.kvs.size());
@@ -275,7 +276,8 @@ EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuf
   base::prefault_reserved(leases);
   for (std::size_t i = 0; i < listing.kvs.size(); ++i) {
     const KeyValueView& v = listing.kvs[i];
-    if (auto r = parse_kv(v.key, v.value, v.lease, v.mod_revision); r.ok()) {
+    if (auto r = parse_kv(v.key, v.value, v.lease, v.mod_revision, /*keep_backend_data=*/false);
+        r.ok()) {
       leases.push_back(std::move(*r));
       at.push_back(i);
     }

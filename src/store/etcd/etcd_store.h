@@ -127,7 +127,8 @@ private:
   void mirror_set_live(bool live);
   base::Result<lease::Lease> parse_kv(const KeyValue& kv);
   base::Result<lease::Lease> parse_kv(std::string_view key, std::string_view value,
-                                      std::int64_t etcd_lease, std::int64_t mod_revision);
+                                      std::int64_t etcd_lease, std::int64_t mod_revision,
+                                      bool keep_backend_data = true);
   // The watch's listing, parsed in place: entries keep the key and revisions, not the value.
   std::vector<Entry> parse_listing(const RangeBuffer& listing);
   void report_malformed(const KeyValue& kv, const base::Status& st);
