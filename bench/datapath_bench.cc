@@ -780,6 +780,23 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
       std::fprintf(stderr, "---- weftd log (restart) ----\n%s", read_text(restart_log).c_str());
     }
   }
+
+  // (f) etcd's own share of a join: a fresh connection's serializable listing of every lease,
+  // first byte to last (what a joining weftd waits for before it can allocate), p50 of 5.
+  if (c.leases > 0) {
+    std::vector<double> lists;
+    for (int k = 0; k < 5; ++k) {
+      auto fresh = store::etcd::EtcdClient::create(cc);
+      check(fresh.status(), "etcd client");
+      const std::string prefix = std::string(kPrefix) + "/subnets/";
+      const auto before = Clock::now();
+      auto r = (*fresh)->range_buffer(prefix, store::etcd::prefix_range_end(prefix),
+                                      /*serializable=*/true);
+      lists.push_back(ms(Clock::now() - before));
+      check(r.status(), "listing the leases");
+    }
+    fig.set(tag + "etcd_list_ms", pct(lists, 0.5));
+  }
   clean_kernel();
 }
 

@@ -343,10 +343,16 @@ base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::Alloca
       listing_readers_ += listing ? 1 : 0;
     }
     if (listing) {
+      // Released when the attempt's plan goes (its Txn answered): the watch's parse waits.
+      std::shared_ptr<void> hold(nullptr, [this](void*) {
+        std::lock_guard lock(mirror_mu_);
+        --listing_readers_;
+        mirror_cv_.notify_all();
+      });
       auto plan = plan_from_listing(input, *listing);
-      std::lock_guard lock(mirror_mu_);
-      --listing_readers_;
-      mirror_cv_.notify_all();
+      if (plan.ok()) {
+        plan->listing_hold = std::move(hold);
+      }
       return plan;
     }
   }
@@ -723,7 +729,8 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
       auto listing = std::make_shared<const RangeBuffer>(std::move(*r));
       if (owns_mirror) {
         // An acquire waiting for the mirror allocates from the listing, and goes first: its pass
-        // decides the node's subnet (subnet.env waits for it), this one only feeds the mirror.
+        // and its writes decide the node's subnet (subnet.env waits for them), this parse only
+        // feeds the mirror.
         std::unique_lock lock(mirror_mu_);
         listing_ = listing;
         mirror_cv_.notify_all();

@@ -94,6 +94,9 @@ private:
     lease::Allocation alloc;
     std::optional<Entry> reused;                                 // alloc.reused: the whole entry
     std::vector<std::pair<std::string, std::int64_t>> to_delete; // key, create revision
+    // Made from the watch's snapshot listing: the watch parses it for the mirror once this
+    // attempt is over (its writes done), so that the two do not share the CPU meanwhile.
+    std::shared_ptr<void> listing_hold;
   };
   // What this store wrote for the lease it holds (to renew/release it safely).
   struct Own {
@@ -171,7 +174,7 @@ private:
   // allocates from it at once instead of waiting for the watch to parse it.
   std::shared_ptr<const RangeBuffer> listing_;
   int acquires_waiting_ = 0; // acquires waiting for the mirror or that listing
-  int listing_readers_ = 0;  // acquires allocating from that listing
+  int listing_readers_ = 0;  // acquire attempts made from that listing, not over yet
   std::atomic<bool> mirror_owned_{false};
 };
 
