@@ -343,6 +343,9 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     WEFT_INFO("stopped before startup completed");
     return 0;
   }
+  // The acquire's etcd lease is granted while the interface and the backend are set up. Not
+  // earlier: a daemon failing on its config would leave a 24-hour etcd lease per restart.
+  (*store)->grant_ahead();
   WEFT_INFO("network config: backend {}, network {}{}", cfg->backend_type,
             cfg->network ? cfg->network->to_string() : "-",
             cfg->ipv6_network ? ", ipv6 network " + cfg->ipv6_network->to_string() : "");

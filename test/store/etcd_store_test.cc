@@ -347,6 +347,32 @@ TEST_F(EtcdStoreTest, AcquireDuringTheWatchSnapshotAllocatesFromTheListing) {
   }
 }
 
+TEST_F(EtcdStoreTest, LeaseGrantedAheadIsTheAcquiresOrIsRevoked) {
+  auto leases_in_etcd = [&] {
+    auto out = cluster_->etcdctl({"lease", "list"});
+    EXPECT_TRUE(out.ok());
+    return out.ok() ? *out : std::string();
+  };
+  {
+    // Granted ahead: the acquire attaches that lease and grants no other.
+    auto store = make_store();
+    store->grant_ahead();
+    store->grant_ahead(); // a second call starts nothing new
+    auto got = store->acquire_lease(attrs_for(1), options());
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(store->rpc_counts()[Rpc::kLeaseGrant], 1u);
+    EXPECT_THAT(leases_in_etcd(), ::testing::HasSubstr("found 1 leases"));
+  }
+  {
+    // Never used: revoked when the store goes (a daemon that stops before its acquire).
+    auto store = make_store();
+    store->grant_ahead();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_THAT(leases_in_etcd(), ::testing::HasSubstr("found 2 leases"));
+  }
+  EXPECT_THAT(leases_in_etcd(), ::testing::HasSubstr("found 1 leases"));
+}
+
 TEST_F(EtcdStoreTest, RestartReusesItsSubnetFromOneKeyRead) {
   auto writer = make_store();
   // Node 7 holds two leases (reservations written by hand, before the others are allocated so

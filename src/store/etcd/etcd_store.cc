@@ -91,7 +91,26 @@ EtcdStore::EtcdStore(const EtcdStoreConfig& config, base::Clock& clock,
       config_key_(join_path(config.prefix, "config")),
       subnets_prefix_(join_path(config.prefix, "subnets") + "/"), rng_(std::random_device{}()) {}
 
-EtcdStore::~EtcdStore() = default;
+EtcdStore::~EtcdStore() {
+  std::future<base::Result<LeaseGrant>> unused;
+  {
+    std::lock_guard lock(mu_);
+    unused = std::move(grant_ahead_);
+  }
+  if (unused.valid()) {
+    if (auto g = unused.get(); g.ok()) {
+      (void)client_->lease_revoke(g->id); // best effort: it would expire with its TTL anyway
+    }
+  }
+}
+
+void EtcdStore::grant_ahead() {
+  std::lock_guard lock(mu_);
+  if (!grant_ahead_.valid()) {
+    grant_ahead_ =
+        std::async(std::launch::async, [this] { return client_->lease_grant(config_.lease_ttl); });
+  }
+}
 
 std::string EtcdStore::lease_key(const lease::Lease& l) const {
   return subnets_prefix_ + lease::make_subnet_key(l.subnet, l.ipv6_subnet);
@@ -461,8 +480,15 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
   // The etcd lease is granted while the leases are listed: nearly every acquire needs one (all
   // but the reuse of a reservation, which revokes it), and the grant then costs no wait.
   std::optional<LeaseGrant> grant; // granted once, reused across lost races
-  std::future<base::Result<LeaseGrant>> granting =
-      std::async(std::launch::async, [this] { return client_->lease_grant(config_.lease_ttl); });
+  std::future<base::Result<LeaseGrant>> granting;
+  {
+    std::lock_guard lock(mu_);
+    granting = std::move(grant_ahead_); // granted ahead (grant_ahead), else started here
+  }
+  if (!granting.valid()) {
+    granting =
+        std::async(std::launch::async, [this] { return client_->lease_grant(config_.lease_ttl); });
+  }
   auto take_grant = [&]() -> base::Status {
     if (granting.valid()) {
       auto g = granting.get();

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -74,6 +75,11 @@ public:
   // the call timeout passes), an acquire waits for it and allocates from it instead of listing
   // the leases itself.
   void expect_watch();
+
+  // Starts granting the etcd lease the next acquire_lease() attaches to its key, in the
+  // background, so that the acquire does not wait for it (a round through raft). An unused
+  // grant is revoked when the store goes.
+  void grant_ahead();
 
   // Calls made so far, per etcd RPC method.
   RpcCounts rpc_counts() const { return client_->counts(); }
@@ -149,6 +155,7 @@ private:
 
   std::mutex mu_;
   std::mt19937_64 rng_;
+  std::future<base::Result<LeaseGrant>> grant_ahead_; // guarded by mu_
   std::optional<Own> own_;
   std::set<std::pair<std::string, std::int64_t>> reported_; // malformed (key, mod revision)
   // Parsed leases of the last listing by key, reused while a key's mod revision is unchanged
