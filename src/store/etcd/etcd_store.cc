@@ -717,10 +717,16 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
   std::mutex stream_mu;
   WatchStream* live = nullptr;
   std::stop_callback on_stop(stop, [&] {
-    std::lock_guard lock(stream_mu);
-    if (live != nullptr) {
-      live->cancel();
+    {
+      std::lock_guard lock(stream_mu);
+      if (live != nullptr) {
+        live->cancel();
+      }
     }
+    {
+      std::lock_guard lock(mirror_mu_); // ends the wait for an acquire below
+    }
+    mirror_cv_.notify_all();
   });
   bool need_list = true;
   std::int64_t next_rev = 0;
@@ -760,8 +766,9 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         std::unique_lock lock(mirror_mu_);
         listing_ = listing;
         mirror_cv_.notify_all();
-        mirror_cv_.wait_for(lock, config_.call_timeout,
-                            [&] { return acquires_waiting_ == 0 && listing_readers_ == 0; });
+        mirror_cv_.wait_for(lock, config_.call_timeout, [&] {
+          return (acquires_waiting_ == 0 && listing_readers_ == 0) || stop.stop_requested();
+        });
       }
       if (owns_mirror && config_.on_snapshot_read) {
         config_.on_snapshot_read();
