@@ -608,30 +608,38 @@ base::Result<TxnResult> EtcdClient::create(const std::string& key, const std::st
   return run_txn(*impl_, key, cmp, success, {});
 }
 
-base::Result<TxnResult> EtcdClient::put_if_value(const std::string& key,
-                                                 const std::string& expected,
-                                                 const std::string& value, std::int64_t lease,
-                                                 std::optional<std::int64_t> expected_lease) {
-  std::vector<wire::Compare> cmp = {{wire::Compare::Target::kValue, key, 0, expected}};
+namespace {
+
+// Puts `value` when `first` holds (and the key's lease is `expected_lease`, if given); reads the
+// key back when not.
+base::Result<TxnResult> put_if(EtcdClient::Impl& impl, const std::string& key, wire::Compare first,
+                               const std::string& value, std::int64_t lease,
+                               std::optional<std::int64_t> expected_lease) {
+  std::vector<wire::Compare> cmp = {std::move(first)};
   if (expected_lease) {
     cmp.push_back({wire::Compare::Target::kLease, key, *expected_lease, {}});
   }
   const wire::Op success[] = {put_op(key, value, lease)};
   const wire::Op failure[] = {{wire::Op::Kind::kRange, key, {}, 0}};
-  return run_txn(*impl_, key, cmp, success, failure);
+  return run_txn(impl, key, cmp, success, failure);
+}
+
+} // namespace
+
+base::Result<TxnResult> EtcdClient::put_if_value(const std::string& key,
+                                                 const std::string& expected,
+                                                 const std::string& value, std::int64_t lease,
+                                                 std::optional<std::int64_t> expected_lease) {
+  return put_if(*impl_, key, {wire::Compare::Target::kValue, key, 0, expected}, value, lease,
+                expected_lease);
 }
 
 base::Result<TxnResult> EtcdClient::put_if_unchanged(const std::string& key,
                                                      std::int64_t mod_revision,
                                                      const std::string& value, std::int64_t lease,
                                                      std::optional<std::int64_t> expected_lease) {
-  std::vector<wire::Compare> cmp = {{wire::Compare::Target::kMod, key, mod_revision, {}}};
-  if (expected_lease) {
-    cmp.push_back({wire::Compare::Target::kLease, key, *expected_lease, {}});
-  }
-  const wire::Op success[] = {put_op(key, value, lease)};
-  const wire::Op failure[] = {{wire::Op::Kind::kRange, key, {}, 0}};
-  return run_txn(*impl_, key, cmp, success, failure);
+  return put_if(*impl_, key, {wire::Compare::Target::kMod, key, mod_revision, {}}, value, lease,
+                expected_lease);
 }
 
 base::Result<TxnResult> EtcdClient::delete_if_value(const std::string& key,

@@ -283,6 +283,12 @@ EtcdStore::AcquirePlan EtcdStore::plan_from(const std::vector<Entry>& entries,
   return plan;
 }
 
+base::Result<lease::Allocation> EtcdStore::allocate(const lease::AllocationInput& input,
+                                                    std::span<const lease::Lease* const> existing) {
+  std::lock_guard lock(mu_); // rng_
+  return lease::allocate_subnet(input, existing, rng_);
+}
+
 base::Result<EtcdStore::AcquirePlan>
 EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuffer& listing) {
   // The leases as parse_listing makes them (malformed values skipped the same way, in the same
@@ -306,10 +312,7 @@ EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuf
   for (const lease::Lease& l : leases) {
     existing.push_back(&l);
   }
-  base::Result<lease::Allocation> alloc = [&] {
-    std::lock_guard lock(mu_);
-    return lease::allocate_subnet(input, existing, rng_);
-  }();
+  base::Result<lease::Allocation> alloc = allocate(input, existing);
   if (!alloc.ok()) {
     return alloc.status();
   }
@@ -331,16 +334,13 @@ EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuf
 
 base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::AllocationInput& input,
                                                              bool allow_mirror) {
-  auto allocate = [&](const std::vector<Entry>& entries) -> base::Result<AcquirePlan> {
+  auto plan_entries = [&](const std::vector<Entry>& entries) -> base::Result<AcquirePlan> {
     std::vector<const lease::Lease*> existing;
     existing.reserve(entries.size());
     for (const Entry& e : entries) {
       existing.push_back(&e.lease);
     }
-    base::Result<lease::Allocation> alloc = [&] {
-      std::lock_guard lock(mu_);
-      return lease::allocate_subnet(input, existing, rng_);
-    }();
+    base::Result<lease::Allocation> alloc = allocate(input, existing);
     if (!alloc.ok()) {
       return alloc.status();
     }
@@ -356,7 +356,7 @@ base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::Alloca
                           [&] { return !mirror_starting_ || listing_ != nullptr; });
       --acquires_waiting_;
       if (mirror_live_) {
-        return allocate(mirror_); // under the mirror's lock: nothing is copied but the result
+        return plan_entries(mirror_); // under the mirror's lock: nothing is copied but the result
       }
       listing = listing_;
       listing_readers_ += listing ? 1 : 0;
@@ -382,7 +382,7 @@ base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::Alloca
   if (!r.ok()) {
     return r.status();
   }
-  return allocate(parse_kvs(std::move(r->kvs)));
+  return plan_entries(parse_kvs(std::move(r->kvs)));
 }
 
 std::optional<EtcdStore::Entry> EtcdStore::previous_entry(const lease::AllocationInput& input) {
@@ -401,10 +401,7 @@ std::optional<EtcdStore::Entry> EtcdStore::previous_entry(const lease::Allocatio
   }
   // Whether flanneld's first rule reuses it: held by this node and fitting the config.
   const std::vector<const lease::Lease*> one{&*l};
-  base::Result<lease::Allocation> alloc = [&] {
-    std::lock_guard lock(mu_);
-    return lease::allocate_subnet(input, one, rng_);
-  }();
+  base::Result<lease::Allocation> alloc = allocate(input, one);
   if (!alloc.ok() || !alloc->reused) {
     return std::nullopt;
   }

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -123,6 +124,9 @@ private:
   // The lease at the previous subnet (subnet.env) when it is this node's and fits the config,
   // from a single-key read; nullopt otherwise (or on any error: the listing decides then).
   std::optional<Entry> previous_entry(const lease::AllocationInput& input);
+  // allocate_subnet with this store's random generator (under mu_).
+  base::Result<lease::Allocation> allocate(const lease::AllocationInput& input,
+                                           std::span<const lease::Lease* const> existing);
   static AcquirePlan plan_from(const std::vector<Entry>& entries, lease::Allocation alloc);
   // Allocates from the listing the owning watch has just read, with its own pass over the values
   // (the same parse_kv as the watch's), while the watch parses it for the mirror.
