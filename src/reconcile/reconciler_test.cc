@@ -15,6 +15,7 @@ namespace weft::reconcile {
 namespace {
 
 using std::chrono::milliseconds;
+using std::chrono::minutes;
 using std::chrono::seconds;
 
 struct Item {
@@ -283,6 +284,40 @@ TEST(Reconciler, BackoffGrowsForAKeyThatKeepsFailing) {
     base_ms = std::min<std::int64_t>(base_ms * 2, 1600);
   }
   EXPECT_EQ(r.counters().failed, 7u);
+}
+
+// Keys that fail together are retried together: every pass retries all of them or none, so a
+// target rejecting 1000 changes for good costs a pass per backoff step, not one per key.
+TEST(Reconciler, KeysFailingTogetherAreRetriedInOnePass) {
+  base::ManualClock clock;
+  FakeTarget target;
+  target.fail = [](const Change<Item>&) { return true; };
+  auto o = quick_options();
+  o.retry_initial = milliseconds(100);
+  o.retry_max = seconds(10);
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(1000));
+  const auto until = clock.now() + minutes(10);
+  int passes = 0;
+  int retry_passes = 0;
+  while (clock.now() < until) {
+    auto report = r.sync_if_due();
+    ASSERT_TRUE(report.has_value());
+    ++passes;
+    // All or nothing: none of the 1000 is retried alone.
+    EXPECT_TRUE((report->failed == 1000 && report->backing_off == 0) ||
+                (report->failed == 0 && report->backing_off == 1000))
+        << "pass " << passes << ": " << report->failed << " failed, " << report->backing_off
+        << " backing off";
+    retry_passes += report->failed == 1000 ? 1 : 0;
+    clock.advance(r.next_due() - clock.now());
+  }
+  // About 7 doublings from 100 ms to 10 s, then one pass every 5 to 10 s for the rest of the 10
+  // minutes, plus a resync every 30 s: a few hundred passes at most (one per key and attempt
+  // would be tens of thousands).
+  EXPECT_LE(passes, 200);
+  EXPECT_GE(retry_passes, 60);
+  EXPECT_EQ(r.backing_off_keys(), 1000u);
 }
 
 TEST(Reconciler, ChangedDesiredEntryIsRetriedAtOnce) {
