@@ -542,6 +542,25 @@ std::string read_text(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// From weftd's log line "wrote <file> (...) A ms after the start, B ms of it waiting for etcd": B,
+// the time its start spent waiting for etcd's answers (nullopt when the line is missing).
+std::optional<double> etcd_wait_ms(const std::string& log) {
+  const std::string tail = " ms of it waiting for etcd";
+  const auto end = log.find(tail);
+  if (end == std::string::npos) {
+    return std::nullopt;
+  }
+  const auto begin = log.rfind(' ', end - 1);
+  if (begin == std::string::npos) {
+    return std::nullopt;
+  }
+  try {
+    return std::stod(log.substr(begin + 1, end - begin - 1));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 // FLANNEL_SUBNET=10.x.y.1/24 -> 10.x.y.0 (host order); 0 when absent.
 std::uint32_t own_subnet(const std::string& env) {
   const auto p = env.find("FLANNEL_SUBNET=");
@@ -564,7 +583,24 @@ struct Figures {
       values[key] = v;
     }
   }
+  std::optional<double> get(const std::string& key) const {
+    const auto it = values.find(key);
+    return it == values.end() ? std::nullopt : std::optional<double>(it->second);
+  }
 };
+
+// Sets <prefix>etcd_ms (the start's wait for etcd, from weftd's log) and <prefix>own_ms (the rest
+// of <prefix>ms: process start, weftd's own work, the kernel and the scheduler).
+void split_start(Figures& fig, const std::string& prefix, const std::string& log) {
+  const auto total = fig.get(prefix + "ms");
+  const auto etcd = etcd_wait_ms(log);
+  if (!total || !etcd) {
+    fig.notes.push_back(prefix + "ms: no \"waiting for etcd\" figure in weftd's log");
+    return;
+  }
+  fig.set(prefix + "etcd_ms", *etcd);
+  fig.set(prefix + "own_ms", *total - *etcd);
+}
 
 struct Case {
   std::string backend; // host-gw | vxlan
@@ -751,6 +787,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
   fig.set(tag + "threads", static_cast<double>(idle1.threads));
 
   weftd.stop();
+  split_start(fig, tag + "subnet_env_", read_text(log));
   if (o.show_log) {
     std::fprintf(stderr, "---- weftd log ----\n%s", read_text(log).c_str());
   }
@@ -776,6 +813,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
       fig.notes.push_back(tag + ": the restart changed the node's subnet");
     }
     again.stop();
+    split_start(fig, tag + "restart_subnet_env_", read_text(restart_log));
     if (o.show_log) {
       std::fprintf(stderr, "---- weftd log (restart) ----\n%s", read_text(restart_log).c_str());
     }

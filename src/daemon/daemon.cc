@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -20,6 +21,7 @@
 #include "kernel/netlink.h"
 #include "lease/subnet_env.h"
 #include "lease/subnet_key.h"
+#include "store/etcd/etcd_client.h"
 #include "store/etcd/etcd_store.h"
 
 namespace weft::daemon {
@@ -253,6 +255,9 @@ base::Result<backend::ExternalInterface> external_interface(const config::Option
 } // namespace
 
 int run_daemon(const config::Options& o, std::stop_token stop) {
+  // The start's log line says how long subnet.env took and how much of it went to etcd.
+  const auto started = std::chrono::steady_clock::now();
+  const auto etcd_wait_at_start = store::etcd::thread_etcd_wait();
   if (o.kube_subnet_mgr) {
     WEFT_ERROR("--kube-subnet-mgr: the Kubernetes subnet store is not part of this weftd yet; "
                "use the etcd store (--etcd-endpoints)");
@@ -421,7 +426,12 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
   // and a rule error still stops it.
   const base::Status written = write_subnet_file(o, *cfg, *own, (*be)->mtu());
   if (written.ok()) {
-    WEFT_INFO("wrote {} (subnet {}, mtu {})", o.subnet_file, lease_text(*own), (*be)->mtu());
+    using Ms = std::chrono::duration<double, std::milli>;
+    WEFT_INFO("wrote {} (subnet {}, mtu {}) {:.1f} ms after the start, {:.1f} ms of it waiting "
+              "for etcd",
+              o.subnet_file, lease_text(*own), (*be)->mtu(),
+              Ms(std::chrono::steady_clock::now() - started).count(),
+              Ms(store::etcd::thread_etcd_wait() - etcd_wait_at_start).count());
   } else {
     WEFT_WARN("writing {}: {}", o.subnet_file, written.message());
   }

@@ -98,6 +98,20 @@ ranges_at_start() {
   done
 }
 check "each node listed the leases once at start" ranges_at_start
+# The start's log line: how long subnet.env took and how much of it went to etcd (no more than
+# the whole).
+start_time_logged() {
+  local i line total etcd
+  for i in 1 2 3; do
+    line=$(grep -oE '[0-9.]+ ms after the start, [0-9.]+ ms of it waiting for etcd' \
+      "$CLUSTER_DIR/n$i/weftd.log" | head -n 1)
+    [ -n "$line" ] || { echo "n$i logged no start time" >&2; return 1; }
+    read -r total _ _ _ _ etcd _ <<<"$line"
+    awk -v t="$total" -v e="$etcd" 'BEGIN { exit !(t > 0 && e > 0 && e <= t) }' ||
+      { echo "n$i: $line" >&2; return 1; }
+  done
+}
+check "each node logged its start time and etcd's share of it" start_time_logged
 check "every pod pings every other pod (IPv4)" until_ok 20 ping_all -4 cluster_pod_ip
 if [ "$STACK" = dual ]; then
   check "every pod pings every other pod (IPv6)" until_ok 20 ping_all -6 cluster_pod_ip6

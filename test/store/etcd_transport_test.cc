@@ -174,6 +174,29 @@ TEST_F(EtcdTransportTest, ResponsesLargerThanTheFlowControlWindows) {
   ASSERT_TRUE(client->delete_range("/big/", store::etcd::prefix_range_end("/big/")).ok());
 }
 
+// The wait meter weftd's start reports: a thread's calls add to its own figure only.
+TEST_F(EtcdTransportTest, EachThreadCountsItsOwnWaitForEtcd) {
+  auto client = make_client(client_config(*cluster_));
+  ASSERT_NE(client, nullptr);
+  const auto before = store::etcd::thread_etcd_wait();
+  ASSERT_TRUE(client->put("/meter/a", "1").ok());
+  const auto after_put = store::etcd::thread_etcd_wait();
+  EXPECT_GT(after_put, before);
+  std::chrono::nanoseconds other{0};
+  std::thread([&] {
+    for (int i = 0; i < 5; ++i) {
+      (void)client->range("/meter/a");
+    }
+    other = store::etcd::thread_etcd_wait();
+  }).join();
+  EXPECT_GT(other, std::chrono::nanoseconds(0));
+  EXPECT_EQ(store::etcd::thread_etcd_wait(), after_put);
+  // A wait a store records for an answer another thread asked for adds to the figure.
+  store::etcd::add_thread_etcd_wait(std::chrono::milliseconds(2));
+  EXPECT_EQ(store::etcd::thread_etcd_wait(), after_put + std::chrono::milliseconds(2));
+  ASSERT_TRUE(client->delete_range("/meter/", store::etcd::prefix_range_end("/meter/")).ok());
+}
+
 TEST_F(EtcdTransportTest, ManyCallsAtOnceOnOneConnection) {
   auto client = make_client(client_config(*cluster_));
   ASSERT_NE(client, nullptr);

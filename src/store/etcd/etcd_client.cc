@@ -140,6 +140,18 @@ RpcCounts RpcCounts::operator-(const RpcCounts& earlier) const {
   return out;
 }
 
+namespace {
+thread_local std::chrono::nanoseconds t_etcd_wait{0};
+} // namespace
+
+std::chrono::nanoseconds thread_etcd_wait() {
+  return t_etcd_wait;
+}
+
+void add_thread_etcd_wait(std::chrono::nanoseconds waited) {
+  t_etcd_wait += waited;
+}
+
 std::string prefix_range_end(const std::string& prefix) {
   std::string end = prefix;
   while (!end.empty()) {
@@ -337,6 +349,10 @@ public:
   // authenticating when needed. Returns the response message of the member that answered.
   base::Result<std::string> call(Rpc rpc, const char* path, const std::string& what,
                                  std::string_view request, std::size_t* answered = nullptr) {
+    struct Meter {
+      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+      ~Meter() { add_thread_etcd_wait(std::chrono::steady_clock::now() - start); }
+    } meter;
     const std::size_t n = members_.size();
     grpc::Status last;
     std::size_t last_idx = 0;

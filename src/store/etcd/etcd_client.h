@@ -139,6 +139,13 @@ struct RpcCounts {
 // The smallest key greater than every key with this prefix ("/a/" -> "/a0").
 std::string prefix_range_end(const std::string& prefix);
 
+// How long the calling thread has waited for etcd: every unary call it made (from the request to
+// its answer, retries and fail-over included), plus the waits recorded with
+// add_thread_etcd_wait (a store waiting for an answer another thread asked for). weftd's start
+// reports the share of its time that went to etcd with it.
+std::chrono::nanoseconds thread_etcd_wait();
+void add_thread_etcd_wait(std::chrono::nanoseconds waited);
+
 class EtcdClient {
 public:
   // Builds channels; connects lazily. invalid_argument for bad endpoints or unreadable TLS files.
