@@ -7,6 +7,8 @@
 #include <set>
 #include <span>
 
+#include <fmt/format.h>
+
 #include "backend/backend.h"
 #include "backend/lease_index.h"
 #include "backend/mapping.h"
@@ -240,17 +242,15 @@ public:
       neigh_rs_.push_back(&group_.add<kernel::Neighbour>(*neighs_.back(), opts));
       fdb_rs_.push_back(&group_.add<kernel::FdbEntry>(*fdbs_.back(), opts));
     }
+    group_.set_check([this] { return repair_devices(); }, ctx_.resync);
     return attrs;
   }
 
   base::Status configure_own_lease(const lease::Lease& own) override {
-    if (v4_dev_ && own.subnet) {
-      WEFT_RETURN_IF_ERROR(
-          ensure_single_address(v4_dev_->index, kernel::IpNet{net::Ip4Net(own.subnet->ip(), 32)}));
-    }
-    if (v6_dev_ && own.ipv6_subnet) {
-      WEFT_RETURN_IF_ERROR(ensure_single_address(
-          v6_dev_->index, kernel::IpNet{net::Ip6Net(own.ipv6_subnet->ip(), 128)}));
+    for (const auto* dev : {&v4_dev_, &v6_dev_}) {
+      if (auto want = device_address(*dev, own)) {
+        WEFT_RETURN_IF_ERROR(ensure_single_address((*dev)->index, *want).status());
+      }
     }
     return KernelBackend::configure_own_lease(own);
   }
@@ -258,8 +258,91 @@ public:
   int mtu() const override { return mtu_; }
 
 private:
-  base::Result<kernel::LinkInfo> ensure_device(const std::string& name, kernel::IpAddr local) {
+  // The address flanneld gives a vxlan device: the lease subnet's network address, /32 or /128.
+  std::optional<kernel::IpNet> device_address(const std::optional<kernel::LinkInfo>& dev,
+                                              const lease::Lease& own) const {
+    if (dev && &dev == &v4_dev_ && own.subnet) {
+      return kernel::IpNet{net::Ip4Net(own.subnet->ip(), 32)};
+    }
+    if (dev && &dev == &v6_dev_ && own.ipv6_subnet) {
+      return kernel::IpNet{net::Ip6Net(own.ipv6_subnet->ip(), 128)};
+    }
+    return std::nullopt;
+  }
+
+  // Puts back what someone else took away from the vxlan devices: a deleted device is created
+  // again with its interface index and MAC (so every route, neighbour and FDB entry, and the
+  // VtepMAC other nodes know, stay valid), a device set down is set up, a removed address is
+  // added. True when something was repaired: the reconcilers then list and fill the device again.
+  // flanneld leaves the node cut off until it is restarted.
+  bool repair_devices() {
+    std::optional<lease::Lease> own;
+    {
+      std::lock_guard lock(mu_);
+      own = own_;
+    }
+    bool repaired = false;
+    std::string problem;
+    for (auto* dev : {&v4_dev_, &v6_dev_}) {
+      if (!*dev) {
+        continue;
+      }
+      const kernel::LinkInfo& d = **dev;
+      auto link = ctx_.netlink->link_by_index(d.index);
+      if (!link.ok() && link.status().code() == base::Code::kNotFound) {
+        WEFT_WARN("vxlan: {} (index {}) was deleted by someone else; creating it again with the "
+                  "same index and MAC {}",
+                  d.name, d.index, d.mac.to_string());
+        const kernel::IpAddr local = dev == &v4_dev_ ? kernel::IpAddr(ctx_.ext.iface_addr)
+                                                     : kernel::IpAddr(*ctx_.ext.iface_v6_addr);
+        auto again = ensure_device(d.name, local, d.index, d.mac);
+        if (!again.ok()) {
+          problem += " " + again.status().message();
+          continue;
+        }
+        repaired = true;
+      } else if (!link.ok()) {
+        problem += " " + link.status().message();
+        continue;
+      } else if (link->name != d.name || link->kind != "vxlan") {
+        problem += fmt::format(" index {} of {} now holds {} ({})", d.index, d.name, link->name,
+                               link->kind.empty() ? "not vxlan" : link->kind);
+        continue;
+      } else if (!link->up) {
+        WEFT_WARN("vxlan: {} was set down by someone else; setting it up", d.name);
+        if (auto st = ctx_.netlink->set_up(d.index); !st.ok()) {
+          problem += " " + st.message();
+          continue;
+        }
+        repaired = true;
+      }
+      if (auto want = own ? device_address(*dev, *own) : std::nullopt) {
+        auto added = ensure_single_address(d.index, *want);
+        if (!added.ok()) {
+          problem += " " + added.status().message();
+        } else if (*added) {
+          WEFT_WARN("vxlan: {} had lost its address {}; added it again", d.name,
+                    kernel::to_string(*want));
+          repaired = true;
+        }
+      }
+    }
+    if (problem != device_problem_) {
+      if (!problem.empty()) {
+        WEFT_ERROR("vxlan: cannot repair the vxlan device (restart weftd to recreate it):{}",
+                   problem);
+      }
+      device_problem_ = problem;
+    }
+    return repaired;
+  }
+
+  base::Result<kernel::LinkInfo> ensure_device(const std::string& name, kernel::IpAddr local,
+                                               int ifindex = 0,
+                                               std::optional<net::MacAddr> mac = std::nullopt) {
     kernel::VxlanSpec spec;
+    spec.ifindex = ifindex;
+    spec.mac = mac;
     spec.name = name;
     spec.vni = vc_.vni;
     spec.local = local;
@@ -276,8 +359,9 @@ private:
     return link;
   }
 
-  // flanneld keeps exactly one address on the vxlan device: the lease's network address.
-  base::Status ensure_single_address(int ifindex, const kernel::IpNet& want) {
+  // flanneld keeps exactly one address on the vxlan device: the lease's network address. True
+  // when `want` had to be added.
+  base::Result<bool> ensure_single_address(int ifindex, const kernel::IpNet& want) {
     auto addrs = ctx_.netlink->list_addresses(kernel::family_of(want));
     if (!addrs.ok()) {
       return addrs.status();
@@ -296,7 +380,7 @@ private:
     if (!present) {
       WEFT_RETURN_IF_ERROR(ctx_.netlink->add_address(kernel::AddrInfo{ifindex, want, 0}));
     }
-    return {};
+    return !present;
   }
 
   // The neighbour and FDB reconcilers are per device: slot 0 is IPv4's when it is on.
@@ -396,6 +480,7 @@ private:
   std::array<LeaseIndex<kernel::Neighbour>, 2> neigh_index_; // by slot_of()
   std::array<LeaseIndex<kernel::FdbEntry>, 2> fdb_index_;
   std::set<std::string> reported_;
+  std::string device_problem_; // last reported by repair_devices (logged when it changes)
 };
 
 } // namespace

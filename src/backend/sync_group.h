@@ -1,12 +1,14 @@
 #pragma once
 // SyncGroup: one thread driving the reconcilers of a backend (routes, neighbours, FDB) so a single
 // netlink socket is used in order. set_desired() on any member wakes the loop at once; otherwise it
-// sleeps until the earliest member is due (resync period or a retry backoff).
+// sleeps until the earliest member is due (resync period or a retry backoff). A backend's check
+// (set_check: is the device its entries live on still there?) runs on the same thread.
 
 #include <malloc.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -32,6 +34,16 @@ public:
     return r;
   }
 
+  // `check` runs before the members' passes every `period`, and after any pass in which a change
+  // failed. It repairs what the members' entries depend on and returns true when it changed
+  // something; every member then lists its target again and retries its failed keys at once.
+  void set_check(std::function<bool()> check, base::Clock::Duration period) {
+    std::lock_guard lock(mu_);
+    check_ = std::move(check);
+    check_period_ = period;
+    next_check_ = clock_.now() + period;
+  }
+
   // Call after set_desired() on members: wakes the loop and resets the "synced" latch's view.
   void poke() {
     {
@@ -48,11 +60,13 @@ public:
         std::lock_guard lock(mu_);
         dirty_ = false;
       }
+      run_check();
       auto next = clock_.now() + std::chrono::seconds(60);
       bool heavy = false;
       for (std::size_t i = 0; i < members_.size(); ++i) {
         auto report = members_[i]->sync_if_due();
         heavy = heavy || (report && (report->listed || report->applied >= kHeavyPass));
+        check_soon_ = check_soon_ || (report && report->failed > 0);
         if (report && report->converged()) {
           std::lock_guard lock(mu_);
           converged_[i] = true;
@@ -61,6 +75,9 @@ public:
           }
         }
         next = std::min(next, members_[i]->next_due());
+      }
+      if (check_) {
+        next = std::min(next, check_soon_ ? clock_.now() : next_check_);
       }
       if (heavy) {
         // A listing or a large batch (the start, a resync) leaves megabytes of freed buffers in
@@ -91,17 +108,37 @@ public:
 private:
   static constexpr std::size_t kHeavyPass = 256;
 
+  void run_check() {
+    std::function<bool()> check;
+    {
+      std::lock_guard lock(mu_);
+      if (!check_ || (!check_soon_ && clock_.now() < next_check_)) {
+        return;
+      }
+      check = check_;
+      check_soon_ = false;
+      next_check_ = clock_.now() + check_period_;
+    }
+    if (check()) {
+      for (auto& m : members_) {
+        m->relist();
+      }
+    }
+  }
+
   struct MemberBase {
     virtual ~MemberBase() = default;
     virtual std::optional<reconcile::SyncReport> sync_if_due() = 0;
     virtual base::Clock::TimePoint next_due() const = 0;
     virtual TargetStats stats() const = 0;
+    virtual void relist() = 0;
   };
   template <typename Entry> struct Member final : MemberBase {
     Member(reconcile::Target<Entry>& t, const base::Clock& clock,
            reconcile::ReconcilerOptions options)
         : target(t), reconciler(t, clock, options) {}
     std::optional<reconcile::SyncReport> sync_if_due() override { return reconciler.sync_if_due(); }
+    void relist() override { reconciler.relist(); }
     base::Clock::TimePoint next_due() const override { return reconciler.next_due(); }
     TargetStats stats() const override {
       auto c = reconciler.counters();
@@ -119,6 +156,10 @@ private:
   bool dirty_ = true;
   std::vector<bool> converged_;
   bool synced_once_ = false;
+  std::function<bool()> check_;
+  base::Clock::Duration check_period_{};
+  base::Clock::TimePoint next_check_{};
+  bool check_soon_ = false; // a change failed: check before the next passes
 };
 
 } // namespace weft::backend

@@ -634,6 +634,10 @@ base::Result<LinkInfo> NetlinkImpl::ensure_vxlan(const VxlanSpec& spec) {
       auto mac = to_nl(*spec.mac);
       rtnl_link_set_addr(link.get(), mac.get());
     }
+    if (spec.ifindex > 0) {
+      // With NLM_F_EXCL the kernel refuses (EEXIST) an index some other link holds.
+      rtnl_link_set_ifindex(link.get(), spec.ifindex);
+    }
     if (int rc = rtnl_link_add(sk, link.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0) {
       return from_nl(rc, "creating vxlan link " + spec.name);
     }

@@ -117,6 +117,7 @@ struct VxlanSpec {
   bool learning = false;
   int mtu = 0; // 0: leave as the kernel sets it
   std::optional<net::MacAddr> mac;
+  int ifindex = 0; // create it with this interface index (0: the kernel picks one)
 };
 
 } // namespace weft::kernel

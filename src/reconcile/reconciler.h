@@ -129,6 +129,17 @@ public:
     cv_.notify_all();
   }
 
+  // The target changed behind our back (a device it lives on was recreated): the next pass, run
+  // at once, lists it again and retries every failed key without waiting out its backoff.
+  void relist() {
+    {
+      std::lock_guard lock(mu_);
+      relist_ = true;
+      dirty_ = true;
+    }
+    cv_.notify_all();
+  }
+
   // Runs a pass if one is due (triggered, resync period elapsed, or a retry is due).
   std::optional<SyncReport> sync_if_due() {
     {
@@ -150,6 +161,15 @@ public:
     // diffing all 5000 to retry a handful: a CPU spent on nothing.
     pass_start_ = start;
     pass_jitter_ = std::uniform_real_distribution<double>(0.5, 1.0)(rng_);
+    {
+      std::lock_guard lock(mu_);
+      if (relist_) {
+        relist_ = false;
+        cache_valid_ = false;
+        retries_.clear();
+        full_diff_ = true;
+      }
+    }
     const bool from_cache = options_.cache_actual && cache_valid_ && start < next_list_;
     // A full diff compares every desired key; a partial one only the keys patched since the last
     // pass, which is exact when that pass converged from a valid cache (nothing else differs).
@@ -453,6 +473,7 @@ private:
   std::unordered_map<Key, Entry> desired_;
   std::vector<Key> touched_; // keys patched since the last pass
   bool full_diff_ = true;    // the next pass diffs every key
+  bool relist_ = false;      // relist() was called
   bool dirty_ = true;
   base::Clock::TimePoint next_due_;
   Counters counters_;

@@ -320,6 +320,31 @@ TEST(Reconciler, KeysFailingTogetherAreRetriedInOnePass) {
   EXPECT_EQ(r.backing_off_keys(), 1000u);
 }
 
+// relist(): the target was rebuilt behind the reconciler's back (a device recreated): the next
+// pass runs at once, lists the target instead of trusting its cache, and retries failed keys
+// without waiting out their backoff.
+TEST(Reconciler, RelistListsAtOnceAndRetriesWithoutWaiting) {
+  base::ManualClock clock;
+  FakeTarget target;
+  bool broken = true;
+  target.fail = [&broken](const Change<Item>&) { return broken; };
+  auto o = quick_options();
+  o.cache_actual = true;
+  Reconciler<Item> r(target, clock, o);
+  r.set_desired(items(3));
+  EXPECT_EQ(r.sync_once().failed, 3u);
+  ASSERT_TRUE(r.sync_if_due() == std::nullopt); // backing off
+  broken = false;
+  const int lists = target.lists;
+  r.relist();
+  auto report = r.sync_if_due();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->applied, 3u);
+  EXPECT_EQ(report->backing_off, 0u);
+  EXPECT_EQ(target.lists, lists + 1);
+  EXPECT_EQ(target.snapshot().size(), 3u);
+}
+
 TEST(Reconciler, ChangedDesiredEntryIsRetriedAtOnce) {
   base::ManualClock clock;
   FakeTarget target;

@@ -187,6 +187,30 @@ route_deleted_comes_back() {
 }
 check "a route deleted by hand comes back within a resync" route_deleted_comes_back
 
+# Something else deletes the vxlan device (an admin, a network manager): weftd creates it again
+# with its index and MAC within a resync, and fills it; the pods reach each other again.
+vxlan_device_deleted_comes_back() {
+  local devs=(flannel.1) dev before=() after=() i
+  [ "$STACK" = dual ] && devs+=(flannel-v6.1)
+  for dev in "${devs[@]}"; do
+    before+=("$(cluster_exec n1 ip -o link show "$dev" | awk '{print $1, $2}')/$(cluster_exec n1 cat "/sys/class/net/$dev/address")")
+    cluster_exec n1 ip link del "$dev" || return 1
+  done
+  until_ok $((RESYNC + 10)) ping_all -4 cluster_pod_ip || return 1
+  if [ "$STACK" = dual ]; then
+    until_ok $((RESYNC + 10)) ping_all -6 cluster_pod_ip6 || return 1
+  fi
+  for dev in "${devs[@]}"; do
+    after+=("$(cluster_exec n1 ip -o link show "$dev" | awk '{print $1, $2}')/$(cluster_exec n1 cat "/sys/class/net/$dev/address")")
+  done
+  for i in "${!devs[@]}"; do
+    [ "${before[$i]}" = "${after[$i]}" ] || { echo "${devs[$i]}: ${before[$i]} -> ${after[$i]}"; return 1; }
+  done
+}
+if [ "$BACKEND" = vxlan ]; then
+  check "a vxlan device deleted by hand comes back with its index and MAC, and the pods reach each other" vxlan_device_deleted_comes_back
+fi
+
 no_duplicates() {
   local i
   for i in 1 2 3; do
