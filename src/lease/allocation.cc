@@ -46,28 +46,56 @@ std::vector<U> free_blocks(U min, U max, U block_mask, std::vector<Interval<U>> 
   return out;
 }
 
-bool held_by_us(const AllocationInput& in, const Lease& l) {
-  if (in.v4) {
-    return l.attrs.public_ip == in.public_ip;
-  }
-  return in.public_ipv6 && l.attrs.public_ipv6 == in.public_ipv6;
+// What allocation reads of an element of `existing`: a Lease (by pointer) or its LeaseFacts.
+const std::optional<net::Ip4Net>& subnet_of(const Lease* l) {
+  return l->subnet;
+}
+const std::optional<net::Ip6Net>& ipv6_subnet_of(const Lease* l) {
+  return l->ipv6_subnet;
+}
+net::Ip4Addr public_ip_of(const Lease* l) {
+  return l->attrs.public_ip;
+}
+const std::optional<net::Ip6Addr>& public_ipv6_of(const Lease* l) {
+  return l->attrs.public_ipv6;
+}
+const std::optional<net::Ip4Net>& subnet_of(const LeaseFacts& f) {
+  return f.subnet;
+}
+const std::optional<net::Ip6Net>& ipv6_subnet_of(const LeaseFacts& f) {
+  return f.ipv6_subnet;
+}
+net::Ip4Addr public_ip_of(const LeaseFacts& f) {
+  return f.public_ip;
+}
+const std::optional<net::Ip6Addr>& public_ipv6_of(const LeaseFacts& f) {
+  return f.public_ipv6;
 }
 
-bool lease_compatible(const AllocationInput& in, const Lease& l) {
-  const bool v4_ok = in.v4 ? (l.subnet && is_compatible(*in.v4, *l.subnet)) : !l.subnet;
-  const bool v6_ok =
-      in.v6 ? (l.ipv6_subnet && is_compatible(*in.v6, *l.ipv6_subnet)) : !l.ipv6_subnet;
+template <typename E> bool held_by_us(const AllocationInput& in, const E& l) {
+  if (in.v4) {
+    return public_ip_of(l) == in.public_ip;
+  }
+  return in.public_ipv6 && public_ipv6_of(l) == in.public_ipv6;
+}
+
+template <typename E> bool lease_compatible(const AllocationInput& in, const E& l) {
+  const auto& sn = subnet_of(l);
+  const auto& sn6 = ipv6_subnet_of(l);
+  const bool v4_ok = in.v4 ? (sn && is_compatible(*in.v4, *sn)) : !sn;
+  const bool v6_ok = in.v6 ? (sn6 && is_compatible(*in.v6, *sn6)) : !sn6;
   return v4_ok && v6_ok;
 }
 
-using Existing = std::span<const Lease* const>;
+template <typename E> using Existing = std::span<const E>;
 
-std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, Existing existing,
+template <typename E>
+std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, Existing<E> existing,
                                    std::mt19937_64& rng, bool& from_previous, base::Status& error) {
   const SubnetRange& r = *in.v4;
   if (in.previous_subnet && is_compatible(r, *in.previous_subnet)) {
-    const bool taken = std::any_of(existing.begin(), existing.end(), [&](const Lease* l) {
-      return l->subnet && l->subnet->overlaps(*in.previous_subnet);
+    const bool taken = std::any_of(existing.begin(), existing.end(), [&](const E& l) {
+      return subnet_of(l) && subnet_of(l)->overlaps(*in.previous_subnet);
     });
     if (!taken) {
       from_previous = true;
@@ -76,9 +104,9 @@ std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, Existing existing,
   }
   std::vector<Interval<std::uint64_t>> taken;
   taken.reserve(existing.size());
-  for (const Lease* l : existing) {
-    if (l->subnet) {
-      taken.push_back({l->subnet->first().value(), l->subnet->last().value()});
+  for (const E& l : existing) {
+    if (const auto& sn = subnet_of(l)) {
+      taken.push_back({sn->first().value(), sn->last().value()});
     }
   }
   const std::uint64_t mask = (std::uint64_t{1} << (32 - r.subnet_len)) - 1;
@@ -94,13 +122,14 @@ std::optional<net::Ip4Net> pick_v4(const AllocationInput& in, Existing existing,
   return net::Ip4Net(net::Ip4Addr(static_cast<std::uint32_t>(blocks[dist(rng)])), r.subnet_len);
 }
 
-std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, Existing existing,
+template <typename E>
+std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, Existing<E> existing,
                                    std::optional<std::uint64_t> v4_index, std::mt19937_64& rng,
                                    bool& from_previous, base::Status& error) {
   const SubnetRange6& r = *in.v6;
   const auto free = [&](const net::Ip6Net& n) {
-    return std::none_of(existing.begin(), existing.end(), [&](const Lease* l) {
-      return l->ipv6_subnet && l->ipv6_subnet->overlaps(n);
+    return std::none_of(existing.begin(), existing.end(), [&](const E& l) {
+      return ipv6_subnet_of(l) && ipv6_subnet_of(l)->overlaps(n);
     });
   };
   if (in.previous_ipv6_subnet && is_compatible(r, *in.previous_ipv6_subnet) &&
@@ -126,9 +155,9 @@ std::optional<net::Ip6Net> pick_v6(const AllocationInput& in, Existing existing,
   }
   std::vector<Interval<net::Uint128>> taken;
   taken.reserve(existing.size());
-  for (const Lease* l : existing) {
-    if (l->ipv6_subnet) {
-      taken.push_back({l->ipv6_subnet->first().value(), l->ipv6_subnet->last().value()});
+  for (const E& l : existing) {
+    if (const auto& sn6 = ipv6_subnet_of(l)) {
+      taken.push_back({sn6->first().value(), sn6->last().value()});
     }
   }
   const net::Uint128 mask = ~net::Ip6Net(net::Ip6Addr(), r.subnet_len).mask();
@@ -202,8 +231,11 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, std::mt19937
   return allocate_subnet(in, existing, rng);
 }
 
-base::Result<Allocation> allocate_subnet(const AllocationInput& in, Existing existing,
-                                         std::mt19937_64& rng) {
+namespace {
+
+template <typename E>
+base::Result<Allocation> allocate_from(const AllocationInput& in, Existing<E> existing,
+                                       std::mt19937_64& rng) {
   if (!in.v4 && !in.v6) {
     return base::invalid_argument("allocate_subnet: neither an IPv4 nor an IPv6 range is given");
   }
@@ -215,7 +247,7 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, Existing exi
   }
   Allocation out;
   for (std::size_t i = 0; i < existing.size(); ++i) {
-    const Lease& l = *existing[i];
+    const E& l = existing[i];
     if (!held_by_us(in, l)) {
       continue;
     }
@@ -223,8 +255,8 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, Existing exi
       if (!out.reused) {
         out.reused = true;
         out.reused_index = i;
-        out.subnet = l.subnet;
-        out.ipv6_subnet = l.ipv6_subnet;
+        out.subnet = subnet_of(l);
+        out.ipv6_subnet = ipv6_subnet_of(l);
       }
     } else {
       out.incompatible_to_delete.push_back(i);
@@ -235,7 +267,7 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, Existing exi
   }
   base::Status error;
   if (in.v4) {
-    out.subnet = pick_v4(in, existing, rng, out.from_previous, error);
+    out.subnet = pick_v4<E>(in, existing, rng, out.from_previous, error);
     if (!error.ok()) {
       return error;
     }
@@ -247,13 +279,27 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& in, Existing exi
       v4_index = (std::uint64_t{out.subnet->ip().value()} - in.v4->min.value()) >>
                  (32 - in.v4->subnet_len);
     }
-    out.ipv6_subnet = pick_v6(in, existing, v4_index, rng, v6_previous, error);
+    out.ipv6_subnet = pick_v6<E>(in, existing, v4_index, rng, v6_previous, error);
     if (!error.ok()) {
       return error;
     }
     out.from_previous = out.from_previous || v6_previous;
   }
   return out;
+}
+
+} // namespace
+
+base::Result<Allocation> allocate_subnet(const AllocationInput& in,
+                                         std::span<const Lease* const> existing,
+                                         std::mt19937_64& rng) {
+  return allocate_from<const Lease*>(in, existing, rng);
+}
+
+base::Result<Allocation> allocate_subnet(const AllocationInput& in,
+                                         std::span<const LeaseFacts> existing,
+                                         std::mt19937_64& rng) {
+  return allocate_from<LeaseFacts>(in, existing, rng);
 }
 
 } // namespace weft::lease

@@ -80,4 +80,18 @@ base::Result<Allocation> allocate_subnet(const AllocationInput& input,
                                          std::span<const Lease* const> existing,
                                          std::mt19937_64& rng);
 
+// What allocation reads of a lease: its subnets and public addresses. A caller allocating from
+// a listing of thousands of values keeps these instead of building every Lease.
+struct LeaseFacts {
+  std::optional<net::Ip4Net> subnet;
+  std::optional<net::Ip6Net> ipv6_subnet;
+  net::Ip4Addr public_ip;
+  std::optional<net::Ip6Addr> public_ipv6;
+};
+
+// The same over those facts (input.existing is ignored; indexes are into `existing`).
+base::Result<Allocation> allocate_subnet(const AllocationInput& input,
+                                         std::span<const LeaseFacts> existing,
+                                         std::mt19937_64& rng);
+
 } // namespace weft::lease

@@ -235,5 +235,59 @@ RC_GTEST_PROP(AllocationProperty, ConcurrentDualStackPicksNeverShareTheIpv6Subne
   }
 }
 
+// Allocating from LeaseFacts (what the acquire keeps of a listing) decides exactly as from the
+// Leases: same subnets, same reuse, same deletions, same errors, with the same random draws.
+RC_GTEST_PROP(AllocationProperty, FactsDecideAsLeases, ()) {
+  AllocationInput in;
+  in.v4 = *gen_range();
+  in.public_ip = net::Ip4Addr(0x0a000001U);
+  in.existing = gen_existing(*in.v4);
+  // Some leases are this node's (gen_existing gives 10.0.0.k+1; k = 0 is ours already), some
+  // carry an IPv6 subnet or public IP.
+  for (Lease& l : in.existing) {
+    if (*rc::gen::inRange(0, 8) == 0) {
+      l.attrs.public_ip = in.public_ip;
+    }
+    if (*rc::gen::inRange(0, 4) == 0) {
+      l.ipv6_subnet =
+          net::Ip6Net(net::Ip6Addr::from_value(*rc::gen::inRange<std::uint64_t>(0, 8) << 64), 64);
+      l.attrs.public_ipv6 = net::Ip6Addr::from_value(*rc::gen::inRange(1, 4));
+    }
+  }
+  if (*rc::gen::arbitrary<bool>()) {
+    const net::Ip6Net net6(net::Ip6Addr::from_value(0), 61);
+    in.v6 = SubnetRange6{net6, 64, net6.first(),
+                         net::Ip6Addr::from_value(static_cast<net::Uint128>(7) << 64)};
+    in.public_ipv6 = net::Ip6Addr::from_value(1);
+  }
+  if (*rc::gen::arbitrary<bool>()) {
+    in.previous_subnet =
+        net::Ip4Net(net::Ip4Addr(*rc::gen::arbitrary<std::uint32_t>()), in.v4->subnet_len)
+            .network();
+  }
+  std::vector<const Lease*> pointers;
+  std::vector<LeaseFacts> facts;
+  for (const Lease& l : in.existing) {
+    pointers.push_back(&l);
+    facts.push_back(LeaseFacts{l.subnet, l.ipv6_subnet, l.attrs.public_ip, l.attrs.public_ipv6});
+  }
+  const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+  std::mt19937_64 rng_a(seed);
+  std::mt19937_64 rng_b(seed);
+  auto a = allocate_subnet(in, std::span<const Lease* const>(pointers), rng_a);
+  auto b = allocate_subnet(in, std::span<const LeaseFacts>(facts), rng_b);
+  RC_ASSERT(a.ok() == b.ok());
+  if (!a.ok()) {
+    RC_ASSERT(a.status().to_string() == b.status().to_string());
+    return;
+  }
+  RC_ASSERT(a->subnet == b->subnet);
+  RC_ASSERT(a->ipv6_subnet == b->ipv6_subnet);
+  RC_ASSERT(a->reused == b->reused);
+  RC_ASSERT(a->reused_index == b->reused_index);
+  RC_ASSERT(a->from_previous == b->from_previous);
+  RC_ASSERT(a->incompatible_to_delete == b->incompatible_to_delete);
+}
+
 } // namespace
 } // namespace weft::lease

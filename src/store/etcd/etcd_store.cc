@@ -289,30 +289,44 @@ base::Result<lease::Allocation> EtcdStore::allocate(const lease::AllocationInput
   return lease::allocate_subnet(input, existing, rng_);
 }
 
+base::Result<lease::Allocation> EtcdStore::allocate(const lease::AllocationInput& input,
+                                                    std::span<const lease::LeaseFacts> existing) {
+  std::lock_guard lock(mu_); // rng_
+  return lease::allocate_subnet(input, existing, rng_);
+}
+
+base::Result<lease::LeaseFacts> EtcdStore::parse_facts(std::string_view key_text,
+                                                       std::string_view value) const {
+  // parse_kv's checks, in its order: a value it skips is skipped here.
+  auto key = lease::parse_subnet_key(key_text.substr(subnets_prefix_.size()));
+  if (!key.ok()) {
+    return key.status();
+  }
+  auto attrs = lease::parse_lease_attrs(value, /*keep_backend_data=*/false);
+  if (!attrs.ok()) {
+    return attrs.status();
+  }
+  return lease::LeaseFacts{key->first, key->second, attrs->public_ip, attrs->public_ipv6};
+}
+
 base::Result<EtcdStore::AcquirePlan>
 EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuffer& listing) {
-  // The leases as parse_listing makes them (malformed values skipped the same way, in the same
-  // key order) but for their backend data, which allocation does not read; without the
-  // entries' keys and copies: those are made for the few the plan names.
-  std::vector<lease::Lease> leases;
-  std::vector<std::size_t> at; // leases[i] is listing.kvs[at[i]]
-  leases.reserve(listing.kvs.size());
+  // What allocation reads of the leases parse_listing would make (malformed values skipped the
+  // same way, in the same key order): a fifth of a Lease each, nothing copied. The entries the
+  // plan names are parsed whole.
+  std::vector<lease::LeaseFacts> facts;
+  std::vector<std::size_t> at; // facts[i] is listing.kvs[at[i]]
+  facts.reserve(listing.kvs.size());
   at.reserve(listing.kvs.size());
-  base::prefault_reserved(leases);
+  base::prefault_reserved(facts);
   for (std::size_t i = 0; i < listing.kvs.size(); ++i) {
     const KeyValueView& v = listing.kvs[i];
-    if (auto r = parse_kv(v.key, v.value, v.lease, v.mod_revision, /*keep_backend_data=*/false);
-        r.ok()) {
-      leases.push_back(std::move(*r));
+    if (auto f = parse_facts(v.key, v.value); f.ok()) {
+      facts.push_back(*f);
       at.push_back(i);
     }
   }
-  std::vector<const lease::Lease*> existing;
-  existing.reserve(leases.size());
-  for (const lease::Lease& l : leases) {
-    existing.push_back(&l);
-  }
-  base::Result<lease::Allocation> alloc = allocate(input, existing);
+  base::Result<lease::Allocation> alloc = allocate(input, facts);
   if (!alloc.ok()) {
     return alloc.status();
   }
@@ -322,7 +336,12 @@ EtcdStore::plan_from_listing(const lease::AllocationInput& input, const RangeBuf
   };
   AcquirePlan plan;
   if (alloc->reused && alloc->reused_index) {
-    plan.reused = Entry{kv_of(*alloc->reused_index), leases[*alloc->reused_index]};
+    const KeyValueView& v = listing.kvs[at[*alloc->reused_index]];
+    auto l = parse_kv(v.key, v.value, v.lease, v.mod_revision, /*keep_backend_data=*/false);
+    if (!l.ok()) {
+      return l.status(); // parse_facts accepted it: cannot happen
+    }
+    plan.reused = Entry{kv_of(*alloc->reused_index), std::move(*l)};
   }
   for (std::size_t i : alloc->incompatible_to_delete) {
     KeyValue kv = kv_of(i);

@@ -127,9 +127,12 @@ private:
   // allocate_subnet with this store's random generator (under mu_).
   base::Result<lease::Allocation> allocate(const lease::AllocationInput& input,
                                            std::span<const lease::Lease* const> existing);
+  base::Result<lease::Allocation> allocate(const lease::AllocationInput& input,
+                                           std::span<const lease::LeaseFacts> existing);
   static AcquirePlan plan_from(const std::vector<Entry>& entries, lease::Allocation alloc);
   // Allocates from the listing the owning watch has just read, with its own pass over the values
-  // (the same parse_kv as the watch's), while the watch parses it for the mirror.
+  // (what parse_kv reads and checks, keeping only what allocation needs), while the watch waits to
+  // parse it for the mirror.
   base::Result<AcquirePlan> plan_from_listing(const lease::AllocationInput& input,
                                               const RangeBuffer& listing);
   // Mirror maintenance by the watch that owns it. mirror_ is written only by that watch's
@@ -142,6 +145,8 @@ private:
   base::Result<lease::Lease> parse_kv(std::string_view key, std::string_view value,
                                       std::int64_t etcd_lease, std::int64_t mod_revision,
                                       bool keep_backend_data = true);
+  // What allocation needs of a key and value, with parse_kv's checks (the same values fail).
+  base::Result<lease::LeaseFacts> parse_facts(std::string_view key, std::string_view value) const;
   // The watch's listing, parsed in place: entries keep the key and revisions, not the value.
   std::vector<Entry> parse_listing(const RangeBuffer& listing);
   void report_malformed(const KeyValue& kv, const base::Status& st);
