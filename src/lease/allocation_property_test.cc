@@ -250,7 +250,9 @@ RC_GTEST_PROP(AllocationProperty, FactsDecideAsLeases, ()) {
     }
     if (*rc::gen::inRange(0, 4) == 0) {
       l.ipv6_subnet =
-          net::Ip6Net(net::Ip6Addr::from_value(*rc::gen::inRange<std::uint64_t>(0, 8) << 64), 64);
+          net::Ip6Net(net::Ip6Addr::from_value(
+                          static_cast<net::Uint128>(*rc::gen::inRange<std::uint64_t>(0, 8)) << 64),
+                      64);
       l.attrs.public_ipv6 = net::Ip6Addr::from_value(*rc::gen::inRange(1, 4));
     }
   }
