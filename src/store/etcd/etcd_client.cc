@@ -349,10 +349,7 @@ public:
   // authenticating when needed. Returns the response message of the member that answered.
   base::Result<std::string> call(Rpc rpc, const char* path, const std::string& what,
                                  std::string_view request, std::size_t* answered = nullptr) {
-    struct Meter {
-      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-      ~Meter() { add_thread_etcd_wait(std::chrono::steady_clock::now() - start); }
-    } meter;
+    const EtcdWaitMeter meter;
     const std::size_t n = members_.size();
     grpc::Status last;
     std::size_t last_idx = 0;

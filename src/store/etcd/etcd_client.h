@@ -146,6 +146,18 @@ std::string prefix_range_end(const std::string& prefix);
 std::chrono::nanoseconds thread_etcd_wait();
 void add_thread_etcd_wait(std::chrono::nanoseconds waited);
 
+// Adds the time from its construction to its destruction to the thread's etcd wait.
+class EtcdWaitMeter {
+public:
+  EtcdWaitMeter() = default;
+  ~EtcdWaitMeter() { add_thread_etcd_wait(std::chrono::steady_clock::now() - start_); }
+  EtcdWaitMeter(const EtcdWaitMeter&) = delete;
+  EtcdWaitMeter& operator=(const EtcdWaitMeter&) = delete;
+
+private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 class EtcdClient {
 public:
   // Builds channels; connects lazily. invalid_argument for bad endpoints or unreadable TLS files.

@@ -371,10 +371,11 @@ base::Result<EtcdStore::AcquirePlan> EtcdStore::plan_acquire(const lease::Alloca
       std::unique_lock lock(mirror_mu_);
       // A watch reading its snapshot right now: that read replaces ours.
       ++acquires_waiting_;
-      const auto waiting_since = std::chrono::steady_clock::now();
-      mirror_cv_.wait_for(lock, config_.call_timeout,
-                          [&] { return !mirror_starting_ || listing_ != nullptr; });
-      add_thread_etcd_wait(std::chrono::steady_clock::now() - waiting_since);
+      {
+        const EtcdWaitMeter meter;
+        mirror_cv_.wait_for(lock, config_.call_timeout,
+                            [&] { return !mirror_starting_ || listing_ != nullptr; });
+      }
       --acquires_waiting_;
       if (mirror_live_) {
         return plan_entries(mirror_); // under the mirror's lock: nothing is copied but the result
@@ -509,9 +510,10 @@ base::Result<lease::Lease> EtcdStore::acquire_lease(const lease::LeaseAttrs& att
   }
   auto take_grant = [&]() -> base::Status {
     if (granting.valid()) {
-      const auto waiting_since = std::chrono::steady_clock::now();
-      auto g = granting.get();
-      add_thread_etcd_wait(std::chrono::steady_clock::now() - waiting_since);
+      auto g = [&] {
+        const EtcdWaitMeter meter;
+        return granting.get();
+      }();
       if (!g.ok()) {
         return g.status();
       }
