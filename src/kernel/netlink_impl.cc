@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -262,6 +263,41 @@ template <typename Fn> void for_each_object(nl_cache* cache, Fn&& fn) {
   }
 }
 
+// The names of the devices error messages mention, each read from the kernel once.
+class LinkNames {
+public:
+  explicit LinkNames(nl_sock* sock) : sock_(sock) {}
+  // The device's name; "#<index>" when the kernel has none for it (a device deleted meanwhile).
+  std::string operator()(int ifindex) {
+    auto it = names_.find(ifindex);
+    if (it == names_.end()) {
+      std::string name = "#" + std::to_string(ifindex);
+      rtnl_link* raw = nullptr;
+      if (rtnl_link_get_kernel(sock_, ifindex, nullptr, &raw) == 0) {
+        const LinkPtr link(raw);
+        if (const char* n = rtnl_link_get_name(raw); n != nullptr) {
+          name = n;
+        }
+      }
+      it = names_.emplace(ifindex, std::move(name)).first;
+    }
+    return it->second;
+  }
+
+private:
+  nl_sock* sock_;
+  std::map<int, std::string> names_;
+};
+
+// Why a route via a next hop failed with ENETUNREACH: the next hop is on none of the device's
+// networks. Only host-gw makes such routes for other nodes (vxlan's DirectRouting makes them only
+// for nodes on the interface's own network).
+std::string unreachable_hint(const Route& r, const std::string& dev) {
+  return fmt::format("{} is not on a network of {}: host-gw needs every node on one L2 segment; "
+                     "the vxlan backend does not",
+                     to_string(*r.gateway), dev);
+}
+
 } // namespace
 
 struct NetlinkImpl::State {
@@ -271,9 +307,39 @@ struct NetlinkImpl::State {
   // sequence number. ESRCH/ENOENT count as success when `missing_ok` (deleting what is already
   // gone). Message i is built (null: it could not be) when its window is packed and freed at
   // once: libnl gives every message a page, which for thousands of entries was megabytes.
-  std::vector<base::Status> transact(std::size_t count, bool missing_ok,
-                                     const std::function<MsgPtr(std::size_t)>& build,
-                                     const std::function<std::string(std::size_t)>& describe) {
+  // The failures are described once every ack is read, so that describe(i) may ask the kernel
+  // on this socket (for a device's name); explain(i, errno), when given, adds why after the
+  // kernel's error.
+  std::vector<base::Status>
+  transact(std::size_t count, bool missing_ok, const std::function<MsgPtr(std::size_t)>& build,
+           const std::function<std::string(std::size_t)>& describe,
+           const std::function<std::string(std::size_t, int)>& explain = nullptr) {
+    std::vector<Failure> failures;
+    std::vector<base::Status> out = transact_acks(count, missing_ok, build, failures);
+    for (const Failure& f : failures) {
+      if (f.err == 0) {
+        out[f.i] = base::internal_error(describe(f.i) + ": could not build the netlink message");
+        continue;
+      }
+      out[f.i] = from_errno(f.err, describe(f.i) + f.stage);
+      if (explain) {
+        if (std::string why = explain(f.i, f.err); !why.empty()) {
+          out[f.i] = base::Status(out[f.i].code(), out[f.i].message() + " (" + why + ")");
+        }
+      }
+    }
+    return out;
+  }
+
+  struct Failure {
+    std::size_t i;
+    int err;           // 0: the message could not be built
+    const char* stage; // appended to the description
+  };
+
+  std::vector<base::Status> transact_acks(std::size_t count, bool missing_ok,
+                                          const std::function<MsgPtr(std::size_t)>& build,
+                                          std::vector<Failure>& failures) {
     std::vector<base::Status> out(count);
     const int fd = nl_socket_get_fd(sock.get());
     std::vector<char> buf(1 << 16);
@@ -287,7 +353,7 @@ struct NetlinkImpl::State {
       for (std::size_t i = begin; i < end; ++i) {
         const MsgPtr msg = build(i);
         if (!msg) {
-          out[i] = base::internal_error(describe(i) + ": could not build the netlink message");
+          failures.push_back({i, 0, ""});
           continue;
         }
         nl_complete_msg(sock.get(), msg.get()); // seq, port id, NLM_F_REQUEST|NLM_F_ACK
@@ -307,7 +373,7 @@ struct NetlinkImpl::State {
         if (sent < 0) {
           const int err = errno;
           for (const auto& [seq, i] : waiting) {
-            out[i] = from_errno(err, describe(i) + " (sending)");
+            failures.push_back({i, err, " (sending)"});
           }
           waiting.clear();
         }
@@ -320,7 +386,7 @@ struct NetlinkImpl::State {
           }
           const int err = errno;
           for (const auto& [seq, i] : waiting) {
-            out[i] = from_errno(err, describe(i) + " (reading the ack)");
+            failures.push_back({i, err, " (reading the ack)"});
           }
           waiting.clear();
           break;
@@ -342,7 +408,7 @@ struct NetlinkImpl::State {
           const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
           const int err = -e->error;
           if (err != 0 && !(missing_ok && (err == ESRCH || err == ENOENT))) {
-            out[it->second] = from_errno(err, describe(it->second));
+            failures.push_back({it->second, err, ""});
           }
           waiting.erase(it);
         }
@@ -428,9 +494,17 @@ std::vector<base::Status> NetlinkImpl::replace_routes(const std::vector<Route>& 
     return MsgPtr(
         rtnl_route_build_add_request(r.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0 ? m : nullptr);
   };
-  return state_->transact(routes.size(), false, build, [&](std::size_t i) {
-    return "replacing route " + routes[i].to_string();
-  });
+  LinkNames names(state_->sock.get());
+  return state_->transact(
+      routes.size(), false, build,
+      [&](std::size_t i) {
+        return "replacing route " + routes[i].to_string(names(routes[i].ifindex));
+      },
+      [&](std::size_t i, int err) {
+        const Route& r = routes[i];
+        return err == ENETUNREACH && r.gateway && !r.onlink ? unreachable_hint(r, names(r.ifindex))
+                                                            : std::string();
+      });
 }
 
 std::vector<base::Status> NetlinkImpl::delete_routes(const std::vector<Route>& routes) {
@@ -440,8 +514,10 @@ std::vector<base::Status> NetlinkImpl::delete_routes(const std::vector<Route>& r
     nl_msg* m = nullptr;
     return MsgPtr(rtnl_route_build_del_request(r.get(), 0, &m) == 0 ? m : nullptr);
   };
-  return state_->transact(routes.size(), true, build,
-                          [&](std::size_t i) { return "deleting route " + routes[i].to_string(); });
+  LinkNames names(state_->sock.get());
+  return state_->transact(routes.size(), true, build, [&](std::size_t i) {
+    return "deleting route " + routes[i].to_string(names(routes[i].ifindex));
+  });
 }
 
 base::Result<std::vector<Neighbour>> NetlinkImpl::list_neighbours(int ifindex) {
@@ -476,8 +552,9 @@ std::vector<base::Status> NetlinkImpl::replace_neighbours(const std::vector<Neig
     return MsgPtr(
         rtnl_neigh_build_add_request(n.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0 ? m : nullptr);
   };
+  LinkNames names(state_->sock.get());
   return state_->transact(ns.size(), false, build, [&](std::size_t i) {
-    return "replacing neighbour " + ns[i].to_string();
+    return "replacing neighbour " + ns[i].to_string(names(ns[i].ifindex));
   });
 }
 
@@ -488,8 +565,10 @@ std::vector<base::Status> NetlinkImpl::delete_neighbours(const std::vector<Neigh
     nl_msg* m = nullptr;
     return MsgPtr(rtnl_neigh_build_delete_request(n.get(), 0, &m) == 0 ? m : nullptr);
   };
-  return state_->transact(ns.size(), true, build,
-                          [&](std::size_t i) { return "deleting neighbour " + ns[i].to_string(); });
+  LinkNames names(state_->sock.get());
+  return state_->transact(ns.size(), true, build, [&](std::size_t i) {
+    return "deleting neighbour " + ns[i].to_string(names(ns[i].ifindex));
+  });
 }
 
 base::Result<std::vector<FdbEntry>> NetlinkImpl::list_fdb(int ifindex) {
@@ -524,8 +603,9 @@ std::vector<base::Status> NetlinkImpl::replace_fdb(const std::vector<FdbEntry>& 
     return MsgPtr(
         rtnl_neigh_build_add_request(n.get(), NLM_F_CREATE | NLM_F_REPLACE, &m) == 0 ? m : nullptr);
   };
+  LinkNames names(state_->sock.get());
   return state_->transact(fs.size(), false, build, [&](std::size_t i) {
-    return "replacing fdb entry " + fs[i].to_string();
+    return "replacing fdb entry " + fs[i].to_string(names(fs[i].ifindex));
   });
 }
 
@@ -536,8 +616,10 @@ std::vector<base::Status> NetlinkImpl::delete_fdb(const std::vector<FdbEntry>& f
     nl_msg* m = nullptr;
     return MsgPtr(rtnl_neigh_build_delete_request(n.get(), 0, &m) == 0 ? m : nullptr);
   };
-  return state_->transact(fs.size(), true, build,
-                          [&](std::size_t i) { return "deleting fdb entry " + fs[i].to_string(); });
+  LinkNames names(state_->sock.get());
+  return state_->transact(fs.size(), true, build, [&](std::size_t i) {
+    return "deleting fdb entry " + fs[i].to_string(names(fs[i].ifindex));
+  });
 }
 
 base::Result<std::vector<LinkInfo>> NetlinkImpl::list_links() {

@@ -4,12 +4,20 @@
 
 namespace weft::kernel {
 
-std::string Route::to_string() const {
+namespace {
+
+std::string dev_text(std::string_view dev, int ifindex) {
+  return dev.empty() ? fmt::format("dev #{}", ifindex) : fmt::format("dev {}", dev);
+}
+
+} // namespace
+
+std::string Route::to_string(std::string_view dev) const {
   std::string s = kernel::to_string(dst);
   if (gateway) {
     s += " via " + kernel::to_string(*gateway);
   }
-  s += fmt::format(" dev #{}", ifindex);
+  s += " " + dev_text(dev, ifindex);
   if (onlink) {
     s += " onlink";
   }
@@ -22,12 +30,14 @@ std::string Route::to_string() const {
   return s;
 }
 
-std::string Neighbour::to_string() const {
-  return fmt::format("{} lladdr {} dev #{}", kernel::to_string(ip), mac.to_string(), ifindex);
+std::string Neighbour::to_string(std::string_view dev) const {
+  return fmt::format("{} lladdr {} {}", kernel::to_string(ip), mac.to_string(),
+                     dev_text(dev, ifindex));
 }
 
-std::string FdbEntry::to_string() const {
-  return fmt::format("{} dst {} dev #{}", mac.to_string(), kernel::to_string(dst), ifindex);
+std::string FdbEntry::to_string(std::string_view dev) const {
+  return fmt::format("{} dst {} {}", mac.to_string(), kernel::to_string(dst),
+                     dev_text(dev, ifindex));
 }
 
 int spread_metric(const net::Ip4Net& subnet) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "kernel/ip_types.h"
@@ -56,7 +57,8 @@ struct Route {
     return std::tie(a.dst, a.gateway, a.ifindex, a.onlink, a.table, a.metric, a.protocol) ==
            std::tie(b.dst, b.gateway, b.ifindex, b.onlink, b.table, b.metric, b.protocol);
   }
-  std::string to_string() const;
+  // "dev <name>" when the device's name is given, else "dev #<index>".
+  std::string to_string(std::string_view dev = {}) const;
 };
 
 struct NeighKey {
@@ -72,7 +74,7 @@ struct Neighbour {
   net::MacAddr mac;
   NeighKey key() const { return {ifindex, ip}; }
   friend bool operator==(const Neighbour&, const Neighbour&) = default;
-  std::string to_string() const;
+  std::string to_string(std::string_view dev = {}) const;
 };
 
 struct FdbKey {
@@ -88,7 +90,7 @@ struct FdbEntry {
   IpAddr dst;
   FdbKey key() const { return {ifindex, mac}; }
   friend bool operator==(const FdbEntry&, const FdbEntry&) = default;
-  std::string to_string() const;
+  std::string to_string(std::string_view dev = {}) const;
 };
 
 struct LinkInfo {

@@ -210,6 +210,43 @@ TEST_F(NetlinkTest, FiveThousandRoutesInOneSync) {
               ms(t3 - t2));
 }
 
+TEST_F(NetlinkTest, FailuresNameTheDeviceAndAnOffLinkNextHopSaysWhy) {
+  // A host-gw route via a node that is not on veth0's network (192.168.77.0/24): the kernel
+  // refuses it, and the error names the device (seen from the socket's namespace, not the
+  // test's) and the reason.
+  auto st = nl_->replace_routes({route("10.244.5.0/24", "10.251.0.9")});
+  ASSERT_EQ(st.size(), 1u);
+  ASSERT_FALSE(st[0].ok());
+  const std::string msg = st[0].message();
+  EXPECT_TRUE(contains_text(msg, "replacing route 10.244.5.0/24 via 10.251.0.9 dev veth0")) << msg;
+  EXPECT_TRUE(contains_text(msg, "Network is unreachable")) << msg;
+  EXPECT_TRUE(contains_text(msg, "(10.251.0.9 is not on a network of veth0: host-gw needs every "
+                                 "node on one L2 segment"))
+      << msg;
+  // Through the reconciler, as weftd logs it.
+  RouteTarget target(*nl_, AF_INET);
+  base::ManualClock clock;
+  reconcile::Reconciler<Route> r(target, clock);
+  r.set_desired({route("10.244.5.0/24", "10.251.0.9"), route("10.244.6.0/24", "192.168.77.2")});
+  auto report = r.sync_once();
+  EXPECT_EQ(report.applied, 1u);
+  ASSERT_EQ(report.failed, 1u);
+  EXPECT_TRUE(contains_text(ns_->exec({"ip", "route", "show"}).out,
+                            "10.244.6.0/24 via 192.168.77.2 dev veth0 proto 247"));
+  EXPECT_FALSE(contains_text(ns_->exec({"ip", "route", "show"}).out, "10.244.5.0/24"));
+
+  // Another error says no more than the kernel did; a device that does not exist is named by
+  // its index.
+  auto gone = nl_->replace_neighbours(
+      {Neighbour{9999, *parse_ip("10.244.2.0"), *net::MacAddr::parse("0e:00:00:00:00:02")}});
+  ASSERT_EQ(gone.size(), 1u);
+  ASSERT_FALSE(gone[0].ok());
+  EXPECT_TRUE(contains_text(gone[0].message(),
+                            "replacing neighbour 10.244.2.0 lladdr 0e:00:00:00:00:02 dev #9999: "))
+      << gone[0].message();
+  EXPECT_FALSE(contains_text(gone[0].message(), "L2 segment")) << gone[0].message();
+}
+
 TEST_F(NetlinkTest, VxlanDeviceNeighboursAndFdb) {
   VxlanSpec spec;
   spec.name = "flannel.1";
