@@ -598,19 +598,6 @@ struct Figures {
   }
 };
 
-// Sets <prefix>etcd_ms (the start's wait for etcd, from weftd's log) and <prefix>own_ms (the rest
-// of <prefix>ms: process start, weftd's own work, the kernel and the scheduler).
-void split_start(Figures& fig, const std::string& prefix, const std::string& log) {
-  const auto total = fig.get(prefix + "ms");
-  const auto etcd = etcd_wait_ms(log);
-  if (!total || !etcd) {
-    fig.notes.push_back(prefix + "ms: no \"waiting for etcd\" figure in weftd's log");
-    return;
-  }
-  fig.set(prefix + "etcd_ms", *etcd);
-  fig.set(prefix + "own_ms", *total - *etcd);
-}
-
 struct Case {
   std::string backend; // host-gw | vxlan
   std::uint32_t leases = 0;
@@ -863,9 +850,11 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
     std::fprintf(stderr, "---- weftd log ----\n%s", read_text(log).c_str());
   }
 
-  // (e) A restart (as a DaemonSet rollout does): subnet.env and the lease are still there.
-  watch.reset_file();
-  {
+  // (e) Restarts (as a DaemonSet rollout does): subnet.env and the lease are still there. As
+  // many as joins, for the median.
+  std::vector<JoinTimes> restarts;
+  for (int k = 0; k < o.joins; ++k) {
+    watch.reset_file();
     const std::string restart_log = dir + "/weftd-restart.log";
     Weftd again(o.weftd,
                 {"--etcd-endpoints=" + (*cluster)->endpoint(0), std::string("--iface=") + kUplink,
@@ -876,19 +865,23 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
       std::fprintf(stderr, "---- weftd log (restart) ----\n%s\n", read_text(restart_log).c_str());
       die("no subnet.env within 60 s of a restart");
     }
+    JoinTimes r;
     {
       std::lock_guard lock(watch.mu());
-      fig.set(tag + "restart_subnet_env_ms", ms(*watch.file_at() - t1));
+      r.subnet_env = ms(*watch.file_at() - t1);
     }
     if (own_subnet(read_text(subnet_file)) != own) {
-      fig.notes.push_back(tag + ": the restart changed the node's subnet");
+      fig.notes.push_back(tag + ": a restart changed the node's subnet");
     }
     again.stop();
-    split_start(fig, tag + "restart_subnet_env_", read_text(restart_log));
+    r.etcd = etcd_wait_ms(read_text(restart_log));
+    restarts.push_back(r);
     if (o.show_log) {
-      std::fprintf(stderr, "---- weftd log (restart) ----\n%s", read_text(restart_log).c_str());
+      std::fprintf(stderr, "---- weftd log (restart %d) ----\n%s", k + 1,
+                   read_text(restart_log).c_str());
     }
   }
+  set_join_figures(fig, tag + "restart_", restarts, vxlan, /*with_entries=*/false, /*final=*/true);
 
   // (f) More joins of a fresh node (its lease, subnet.env and kernel entries gone), for the
   // median: one start on a shared 2-CPU machine varies by tens of percent.
