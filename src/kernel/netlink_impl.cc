@@ -1,9 +1,11 @@
 #include "kernel/netlink_impl.h"
 
+#include <fcntl.h>
 #include <linux/if.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/errno.h>
@@ -16,7 +18,11 @@
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -24,10 +30,12 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
+#include "base/fd.h"
 #include "base/log.h"
 
 namespace weft::kernel {
@@ -288,6 +296,44 @@ private:
   nl_sock* sock_;
   std::map<int, std::string> names_;
 };
+
+// Writes `value` to /proc/sys/<path> in the network namespace of the socket `fd`. The tree under
+// /proc/sys/net is that of the namespace of the task that opens it, and the calling thread may be
+// in another one (the tests keep theirs in the root namespace): then a short-lived thread enters
+// the socket's namespace to write it. Nothing is written when the socket's namespace cannot be
+// told (kernels before 4.9).
+base::Status write_net_sysctl(int fd, const std::string& path, const std::string& value) {
+  const std::string file = "/proc/sys/" + path;
+  auto write = [&]() -> base::Status {
+    const base::Fd out(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!out.valid()) {
+      return from_errno(errno, "opening " + file);
+    }
+    if (::write(out.get(), value.data(), value.size()) < 0) {
+      return from_errno(errno, "writing " + value + " to " + file);
+    }
+    return {};
+  };
+  const base::Fd ns(::ioctl(fd, SIOCGSKNS));
+  if (!ns.valid()) {
+    return from_errno(errno, "finding the netlink socket's network namespace for " + file);
+  }
+  struct stat mine {};
+  struct stat theirs {};
+  if (::stat("/proc/thread-self/ns/net", &mine) == 0 && ::fstat(ns.get(), &theirs) == 0 &&
+      mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino) {
+    return write();
+  }
+  base::Status st;
+  std::thread([&] {
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      st = from_errno(errno, "entering the netlink socket's network namespace for " + file);
+      return;
+    }
+    st = write();
+  }).join();
+  return st;
+}
 
 // Why a route via a next hop failed with ENETUNREACH: the next hop is on none of the device's
 // networks. Only host-gw makes such routes for other nodes (vxlan's DirectRouting makes them only
@@ -736,6 +782,13 @@ base::Result<LinkInfo> NetlinkImpl::ensure_vxlan(const VxlanSpec& spec) {
   rtnl_link_set_flags(change.get(), IFF_UP);
   if (int rc = rtnl_link_change(sk, cur_raw, change.get(), 0); rc < 0) {
     return from_nl(rc, "bringing up " + spec.name);
+  }
+  // As flanneld on every start: the vxlan device takes no IPv6 router advertisements. Where IPv6
+  // is off there is nothing to set.
+  if (auto st =
+          write_net_sysctl(nl_socket_get_fd(sk), "net/ipv6/conf/" + spec.name + "/accept_ra", "0");
+      !st.ok() && st.code() != base::Code::kNotFound) {
+    WEFT_WARN("{} (flanneld sets it too; continuing)", st.message());
   }
   return link_locked(0, spec.name.c_str());
 }

@@ -211,6 +211,23 @@ if [ "$BACKEND" = vxlan ]; then
   check "a vxlan device deleted by hand comes back with its index and MAC, and the pods reach each other" vxlan_device_deleted_comes_back
 fi
 
+# As flanneld: the vxlan devices take no IPv6 router advertisements (accept_ra 0), also once
+# recreated.
+vxlan_devices_refuse_router_advertisements() {
+  local devs=(flannel.1) dev i v
+  [ "$STACK" = dual ] && devs+=(flannel-v6.1)
+  cluster_exec n1 test -e /proc/sys/net/ipv6 || return 0
+  for i in 1 2 3; do
+    for dev in "${devs[@]}"; do
+      v=$(cluster_exec "n$i" cat "/proc/sys/net/ipv6/conf/$dev/accept_ra") || return 1
+      [ "$v" = 0 ] || { echo "n$i $dev: accept_ra $v" >&2; return 1; }
+    done
+  done
+}
+if [ "$BACKEND" = vxlan ]; then
+  check "the vxlan devices take no IPv6 router advertisements (as flanneld)" vxlan_devices_refuse_router_advertisements
+fi
+
 no_duplicates() {
   local i
   for i in 1 2 3; do

@@ -264,6 +264,17 @@ TEST_F(NetlinkTest, VxlanDeviceNeighboursAndFdb) {
   EXPECT_TRUE(contains_text(details, "vxlan id 1 local 192.168.77.1 dev veth0")) << details;
   EXPECT_TRUE(contains_text(details, "dstport 8472")) << details;
   EXPECT_TRUE(contains_text(details, "nolearning")) << details;
+  // As flanneld: no IPv6 router advertisements on the device (a new device takes them by
+  // default). Set in the socket's namespace, though this thread is in the root one.
+  const std::string accept_ra = "/proc/sys/net/ipv6/conf/flannel.1/accept_ra";
+  if (ns_->exec({"test", "-e", "/proc/sys/net/ipv6"}).exit_code == 0) {
+    EXPECT_EQ(ns_->exec({"cat", "/proc/sys/net/ipv6/conf/default/accept_ra"}).out, "1\n");
+    EXPECT_EQ(ns_->exec({"cat", accept_ra}).out, "0\n");
+    // An admin's change is undone when weftd ensures the device again (every start).
+    ASSERT_EQ(ns_->sh("echo 1 > " + accept_ra).exit_code, 0);
+    ASSERT_TRUE(nl_->ensure_vxlan(spec).ok());
+    EXPECT_EQ(ns_->exec({"cat", accept_ra}).out, "0\n");
+  }
 
   // Same spec: kept (same index). Another VNI: recreated.
   auto again = nl_->ensure_vxlan(spec);
