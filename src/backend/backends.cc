@@ -349,6 +349,7 @@ private:
     spec.underlay_ifindex = ctx_.ext.link.index;
     spec.port = vc_.port;
     spec.learning = vc_.learning;
+    spec.gbp = vc_.gbp;
     spec.mtu = mtu_;
     auto link = ctx_.netlink->ensure_vxlan(spec);
     if (!link.ok()) {

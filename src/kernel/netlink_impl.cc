@@ -707,31 +707,39 @@ base::Result<LinkInfo> NetlinkImpl::ensure_vxlan(const VxlanSpec& spec) {
   rtnl_link* raw = nullptr;
   if (rtnl_link_get_kernel(sk, 0, spec.name.c_str(), &raw) == 0) {
     LinkPtr existing(raw);
-    bool compatible = rtnl_link_is_vxlan(raw) != 0;
+    // What differs from the spec (flanneld's checks), empty when the device can stay.
+    std::string differs;
     std::uint32_t u = 0;
-    if (compatible && (rtnl_link_vxlan_get_id(raw, &u) < 0 || u != spec.vni)) {
-      compatible = false;
-    }
-    if (compatible && spec.port != 0 &&
-        (rtnl_link_vxlan_get_port(raw, &u) < 0 || u != static_cast<std::uint32_t>(spec.port))) {
-      compatible = false;
-    }
-    if (compatible && spec.underlay_ifindex != 0 &&
-        (rtnl_link_vxlan_get_link(raw, &u) < 0 ||
-         u != static_cast<std::uint32_t>(spec.underlay_ifindex))) {
-      compatible = false;
-    }
-    if (compatible && spec.local) {
+    if (rtnl_link_is_vxlan(raw) == 0) {
+      differs = fmt::format("it is a {} device, not vxlan",
+                            rtnl_link_get_type(raw) != nullptr ? rtnl_link_get_type(raw) : "?");
+    } else if (rtnl_link_vxlan_get_id(raw, &u) < 0 || u != spec.vni) {
+      differs = fmt::format("vni {}, want {}", u, spec.vni);
+    } else if (spec.port != 0 && (rtnl_link_vxlan_get_port(raw, &u) < 0 ||
+                                  u != static_cast<std::uint32_t>(spec.port))) {
+      differs = fmt::format("port {}, want {}", u, spec.port);
+    } else if (spec.underlay_ifindex != 0 &&
+               (rtnl_link_vxlan_get_link(raw, &u) < 0 ||
+                u != static_cast<std::uint32_t>(spec.underlay_ifindex))) {
+      differs = fmt::format("underlay device #{}, want #{}", u, spec.underlay_ifindex);
+    } else if (rtnl_link_vxlan_get_flags(raw, &u) < 0 ||
+               ((u & RTNL_LINK_VXLAN_F_GBP) != 0) != spec.gbp) {
+      // The kernel cannot change GBP on a device: it is recreated, as flanneld does.
+      differs = fmt::format("GBP {}, want {}", spec.gbp ? "off" : "on", spec.gbp ? "on" : "off");
+    } else if (spec.local) {
       nl_addr* local = nullptr;
       if (rtnl_link_vxlan_get_local(raw, &local) < 0) {
-        compatible = false;
+        differs = "no local address, want " + to_string(*spec.local);
       } else {
         NlAddrPtr owned(local);
-        compatible = ip_from_nl(local, AF_UNSPEC) == spec.local;
+        if (auto have = ip_from_nl(local, AF_UNSPEC); have != spec.local) {
+          differs = fmt::format("local address {}, want {}", have ? to_string(*have) : "?",
+                                to_string(*spec.local));
+        }
       }
     }
-    if (!compatible) {
-      WEFT_WARN("{} exists but is incompatible with vni {}, recreating it", spec.name, spec.vni);
+    if (!differs.empty()) {
+      WEFT_WARN("{} exists but does not match ({}); recreating it", spec.name, differs);
       if (int rc = rtnl_link_delete(sk, raw); rc < 0) {
         return from_nl(rc, "deleting incompatible link " + spec.name);
       }
@@ -755,6 +763,9 @@ base::Result<LinkInfo> NetlinkImpl::ensure_vxlan(const VxlanSpec& spec) {
       rtnl_link_vxlan_set_port(link.get(), static_cast<std::uint32_t>(spec.port));
     }
     rtnl_link_vxlan_set_learning(link.get(), spec.learning ? 1 : 0);
+    if (spec.gbp) {
+      rtnl_link_vxlan_set_flags(link.get(), RTNL_LINK_VXLAN_F_GBP, 1);
+    }
     if (spec.mtu > 0) {
       rtnl_link_set_mtu(link.get(), static_cast<unsigned>(spec.mtu));
     }

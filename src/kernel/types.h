@@ -117,7 +117,8 @@ struct VxlanSpec {
   int underlay_ifindex = 0; // vtep dev
   int port = 0;             // 0: kernel default (8472)
   bool learning = false;
-  int mtu = 0; // 0: leave as the kernel sets it
+  bool gbp = false; // VXLAN Group Based Policy extension (IFLA_VXLAN_GBP)
+  int mtu = 0;      // 0: leave as the kernel sets it
   std::optional<net::MacAddr> mac;
   int ifindex = 0; // create it with this interface index (0: the kernel picks one)
 };

@@ -53,7 +53,11 @@ cluster_etcd_start || exit 1
 if [ "$STACK" = dual ]; then
   config="{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:244::/56\",\"Backend\":{\"Type\":\"$BACKEND\"}}"
 elif [ "$STACK" = nft ]; then
-  config="{\"Network\":\"10.244.0.0/16\",\"EnableNFTables\":true,\"Backend\":{\"Type\":\"$BACKEND\"}}"
+  # The nftables run of vxlan also turns on GBP (the VXLAN Group Based Policy extension) on every
+  # node: the pods must still reach each other.
+  gbp=""
+  [ "$BACKEND" = vxlan ] && gbp=",\"GBP\":true"
+  config="{\"Network\":\"10.244.0.0/16\",\"EnableNFTables\":true,\"Backend\":{\"Type\":\"$BACKEND\"$gbp}}"
 else
   config="{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"$BACKEND\"}}"
 fi
@@ -226,6 +230,16 @@ vxlan_devices_refuse_router_advertisements() {
 }
 if [ "$BACKEND" = vxlan ]; then
   check "the vxlan devices take no IPv6 router advertisements (as flanneld)" vxlan_devices_refuse_router_advertisements
+fi
+vxlan_devices_have_gbp() {
+  local i
+  for i in 1 2 3; do
+    cluster_exec "n$i" ip -d link show flannel.1 | grep -q ' gbp' ||
+      { echo "n$i: flannel.1 has no gbp" >&2; return 1; }
+  done
+}
+if [ "$BACKEND" = vxlan ] && [ "$STACK" = nft ]; then
+  check "with \"GBP\": true every flannel.1 has the GBP extension" vxlan_devices_have_gbp
 fi
 
 no_duplicates() {

@@ -281,11 +281,25 @@ TEST_F(NetlinkTest, VxlanDeviceNeighboursAndFdb) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->index, link->index);
   EXPECT_EQ(again->mac, link->mac);
+  // GBP, as flanneld's "GBP": set at creation; the kernel cannot change it, so a device whose
+  // setting differs is recreated, and one that matches is kept.
+  EXPECT_FALSE(contains_text(details, " gbp")) << details;
+  spec.gbp = true;
+  auto gbp = nl_->ensure_vxlan(spec);
+  ASSERT_TRUE(gbp.ok()) << gbp.status().to_string();
+  EXPECT_NE(gbp->index, link->index);
+  details = ns_->exec({"ip", "-d", "link", "show", "flannel.1"}).out;
+  EXPECT_TRUE(contains_text(details, " gbp")) << details;
+  auto gbp_again = nl_->ensure_vxlan(spec);
+  ASSERT_TRUE(gbp_again.ok());
+  EXPECT_EQ(gbp_again->index, gbp->index);
+  spec.gbp = false;
   spec.vni = 2;
   auto changed = nl_->ensure_vxlan(spec);
   ASSERT_TRUE(changed.ok());
-  EXPECT_TRUE(
-      contains_text(ns_->exec({"ip", "-d", "link", "show", "flannel.1"}).out, "vxlan id 2"));
+  details = ns_->exec({"ip", "-d", "link", "show", "flannel.1"}).out;
+  EXPECT_TRUE(contains_text(details, "vxlan id 2")) << details;
+  EXPECT_FALSE(contains_text(details, " gbp")) << details;
   const int dev = changed->index;
 
   ASSERT_TRUE(nl_->add_address(AddrInfo{dev, *parse_net("10.244.1.0/32"), 0}).ok());
