@@ -28,6 +28,7 @@ struct ExternalInterface {
   net::Ip4Addr iface_addr;
   std::optional<net::Ip4Net> iface_net; // iface_addr with its prefix, for DirectRouting
   std::optional<net::Ip6Addr> iface_v6_addr;
+  std::optional<net::Ip6Net> iface_v6_net; // iface_v6_addr with its prefix, for DirectRouting
   net::Ip4Addr ext_addr;
   std::optional<net::Ip6Addr> ext_v6_addr;
 };

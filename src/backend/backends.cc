@@ -231,6 +231,9 @@ public:
     if (vc_.direct_routing && ctx_.ext.iface_net) {
       devices_.direct_routing_net = ctx_.ext.iface_net->network();
     }
+    if (vc_.direct_routing && ctx_.ext.iface_v6_net) {
+      devices_.direct_routing_net6 = ctx_.ext.iface_v6_net->network();
+    }
     auto opts = reconciler_options(ctx_);
     routes_r_ = &group_.add<kernel::Route>(routes_, opts);
     for (int ifindex : {devices_.v4_ifindex, devices_.v6_ifindex}) {

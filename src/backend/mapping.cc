@@ -222,7 +222,14 @@ void append_vxlan_entries(const lease::Lease& l, const std::optional<net::Ip4Net
   }
   if (l.ipv6_subnet && devices.v6_ifindex != 0 && l.attrs.public_ipv6) {
     const net::Ip6Net dst = l.ipv6_subnet->network();
-    if (auto mac = vtep_mac(l.attrs.backend_v6_data); mac.ok()) {
+    if (devices.direct_routing_net6 &&
+        devices.direct_routing_net6->contains(*l.attrs.public_ipv6)) {
+      kernel::Route r; // as flanneld's v6 direct route: via the node's public IPv6
+      r.dst = dst;
+      r.gateway = *l.attrs.public_ipv6;
+      r.ifindex = devices.uplink_ifindex;
+      out.routes.push_back(r);
+    } else if (auto mac = vtep_mac(l.attrs.backend_v6_data); mac.ok()) {
       kernel::Route r;
       r.dst = dst;
       r.gateway = dst.ip();

@@ -55,12 +55,14 @@ struct VxlanDevices {
   int v4_ifindex = 0; // flannel.<vni>, 0 when IPv4 is off
   int v6_ifindex = 0; // flannel-v6.<vni>, 0 when IPv6 is off
   int uplink_ifindex = 0;
-  std::optional<net::Ip4Net> direct_routing_net; // set when DirectRouting is on
+  std::optional<net::Ip4Net> direct_routing_net;  // set when DirectRouting is on
+  std::optional<net::Ip6Net> direct_routing_net6; // the same for IPv6 leases
 };
 
 // vxlan: per remote lease a route "subnet via subnet.ip dev flannel.<vni> onlink", a permanent
 // neighbour "subnet.ip -> VtepMAC" and an FDB entry "VtepMAC -> PublicIP"; with DirectRouting a
-// peer on the uplink's own subnet gets "subnet via PublicIP dev uplink" instead.
+// peer on the uplink's own subnet gets "subnet via PublicIP dev uplink" instead (IPv6 alike: a
+// peer on the uplink's IPv6 subnet, via its PublicIPv6).
 VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,

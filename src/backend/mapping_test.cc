@@ -76,7 +76,7 @@ TEST(Vxlan, RouteNeighbourAndFdbPerRemoteLease) {
                  R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:02"})"),
       make_lease("10.244.9.0/24", "10.250.0.19", "vxlan", R"({"VNI":1})"),
   };
-  VxlanDevices dev{5, 0, 2, std::nullopt};
+  VxlanDevices dev{5, 0, 2, std::nullopt, std::nullopt};
   auto e = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
   ASSERT_EQ(e.routes.size(), 1u);
   EXPECT_EQ(e.routes[0].to_string().find("10.244.2.0/24") != std::string::npos, true);
@@ -97,13 +97,47 @@ TEST(Vxlan, DirectRoutingUsesUplinkForPeersOnTheSameSubnet) {
       make_lease("10.244.3.0/24", "192.0.2.3", "vxlan",
                  R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})"),
   };
-  VxlanDevices dev{5, 0, 2, *net::Ip4Net::parse("10.250.0.0/24")};
+  VxlanDevices dev{5, 0, 2, *net::Ip4Net::parse("10.250.0.0/24"), std::nullopt};
   auto e = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
   ASSERT_EQ(e.routes.size(), 2u);
   EXPECT_EQ(e.routes[0].ifindex, 2);
   EXPECT_EQ(kernel::to_string(*e.routes[0].gateway), "10.250.0.12");
   EXPECT_EQ(e.routes[1].ifindex, 5);
   EXPECT_EQ(e.neighbours.size(), 1u);
+}
+
+TEST(Vxlan, DirectRoutingAlsoForIpv6PeersOnTheUplinksIpv6Subnet) {
+  // As flanneld's v6 direct route: a peer whose public IPv6 is on the uplink's IPv6 subnet gets
+  // "subnet via PublicIPv6" on the uplink; another gets the flannel-v6 route, neighbour and FDB.
+  auto near = make_lease("10.244.2.0/24", "10.250.0.12", "vxlan",
+                         R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:02"})");
+  near.ipv6_subnet = *net::Ip6Net::parse("fd00:244:0:2::/64");
+  near.attrs.public_ipv6 = *net::Ip6Addr::parse("fd00:250::12");
+  near.attrs.backend_v6_data = R"({"VNI":1,"VtepMAC":"0e:00:00:00:01:02"})";
+  auto far = make_lease("10.244.3.0/24", "10.250.0.13", "vxlan",
+                        R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})");
+  far.ipv6_subnet = *net::Ip6Net::parse("fd00:244:0:3::/64");
+  far.attrs.public_ipv6 = *net::Ip6Addr::parse("fd00:251::13");
+  far.attrs.backend_v6_data = R"({"VNI":1,"VtepMAC":"0e:00:00:00:01:03"})";
+  VxlanDevices dev{5, 6, 2, std::nullopt, *net::Ip6Net::parse("fd00:250::/64")};
+  auto e = vxlan_entries({near, far}, *net::Ip4Net::parse("10.244.1.0/24"),
+                         *net::Ip6Net::parse("fd00:244:0:1::/64"), dev);
+  std::vector<std::string> v6_routes;
+  for (const auto& r : e.routes) {
+    if (r.dst.index() == 1) {
+      v6_routes.push_back(r.to_string());
+    }
+  }
+  ASSERT_EQ(v6_routes.size(), 2u);
+  EXPECT_EQ(v6_routes[0], "fd00:244:0:2::/64 via fd00:250::12 dev #2");
+  EXPECT_EQ(v6_routes[1], "fd00:244:0:3::/64 via fd00:244:0:3:: dev #6 onlink");
+  // IPv4 has no DirectRouting network here: both go through flannel.1.
+  EXPECT_EQ(e.routes.size(), 4u);
+  std::size_t v6_fdb = 0;
+  for (const auto& f : e.fdb) {
+    v6_fdb += f.ifindex == 6 ? 1 : 0;
+  }
+  EXPECT_EQ(v6_fdb, 1u);
 }
 
 TEST(Vxlan, VtepMacFastPathAgreesWithJson) {

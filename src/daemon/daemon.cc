@@ -249,6 +249,16 @@ base::Result<backend::ExternalInterface> external_interface(const config::Option
       }
     }
   }
+  if (ext.iface_v6_addr) {
+    if (auto addrs = netlink.list_addresses(AF_INET6); addrs.ok()) {
+      for (const auto& a : *addrs) {
+        if (a.ifindex == ext.link.index && a.local.index() == 1 &&
+            std::get<net::Ip6Net>(a.local).ip() == *ext.iface_v6_addr) {
+          ext.iface_v6_net = std::get<net::Ip6Net>(a.local);
+        }
+      }
+    }
+  }
   return ext;
 }
 

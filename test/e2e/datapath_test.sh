@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end data plane test: 3 nodes in network namespaces on one L2 segment, a real etcd, weftd
-# on every node and a pod on each. Usage: datapath_test.sh WEFTD BACKEND (v4|dual|nft)
-# (nft: IPv4 with EnableNFTables, the rules checked in nftables instead of iptables)
+# on every node and a pod on each. Usage: datapath_test.sh WEFTD BACKEND (v4|dual|nft|dr)
+# (nft: IPv4 with EnableNFTables, the rules checked in nftables instead of iptables; dr: dual
+# stack with the backend's DirectRouting, so nodes on the segment route to each other directly)
 # Checks: every pod pings every other pod; masquerade rules equal flanneld's text; a route deleted
 # by hand comes back; a deleted lease disappears from the other nodes; kill -9 and restart keeps
 # the subnet and leaves no duplicates. Runs as root; touches only namespaces it creates.
@@ -9,6 +10,8 @@ set -uo pipefail
 WEFTD=$1
 BACKEND=$2
 STACK=$3
+V6=0 # the IPv6 checks too
+case "$STACK" in dual | dr) V6=1 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 CLUSTER_TAG="wte${BACKEND:0:2}${STACK:0:1}$$"
 CLUSTER_DIR=$(mktemp -d "/tmp/${CLUSTER_TAG}.XXXX")
@@ -50,8 +53,10 @@ dump_logs() {
 
 cluster_up 3
 cluster_etcd_start || exit 1
-if [ "$STACK" = dual ]; then
-  config="{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:244::/56\",\"Backend\":{\"Type\":\"$BACKEND\"}}"
+if [ "$V6" = 1 ]; then
+  dr=""
+  [ "$STACK" = dr ] && dr=",\"DirectRouting\":true"
+  config="{\"Network\":\"10.244.0.0/16\",\"EnableIPv6\":true,\"IPv6Network\":\"fd00:244::/56\",\"Backend\":{\"Type\":\"$BACKEND\"$dr}}"
 elif [ "$STACK" = nft ]; then
   # The nftables run of vxlan also turns on GBP (the VXLAN Group Based Policy extension) on every
   # node: the pods must still reach each other.
@@ -117,7 +122,7 @@ start_time_logged() {
 }
 check "each node logged its start time and etcd's share of it" start_time_logged
 check "every pod pings every other pod (IPv4)" until_ok 20 ping_all -4 cluster_pod_ip
-if [ "$STACK" = dual ]; then
+if [ "$V6" = 1 ]; then
   check "every pod pings every other pod (IPv6)" until_ok 20 ping_all -6 cluster_pod_ip6
 fi
 
@@ -191,17 +196,41 @@ route_deleted_comes_back() {
 }
 check "a route deleted by hand comes back within a resync" route_deleted_comes_back
 
+# DirectRouting (as flanneld): a node on the same segment is reached through the uplink, via its
+# public address, for IPv4 and IPv6 alike; nothing of it goes through the vxlan devices.
+direct_routes() {
+  local v4 v6
+  v4=$(cluster_exec n1 ip route show "$(subnet_of 2)")
+  grep -q "via 10.250.0.12 dev eth0 proto 247" <<<"$v4" || { echo "n1: $v4" >&2; return 1; }
+  v6=$(cluster_subnet_env 2 FLANNEL_IPV6_SUBNET)
+  v6=$(cluster_exec n1 ip -6 route show "${v6%::*}::/${v6#*/}")
+  grep -q "via fd00:250::12 dev eth0 proto 247" <<<"$v6" || { echo "n1: $v6" >&2; return 1; }
+  local dev entries
+  for dev in flannel.1 flannel-v6.1; do
+    entries=$(cluster_exec n1 ip neigh show dev "$dev" nud permanent)$(
+      cluster_exec n1 bridge fdb show dev "$dev" | grep -E 'dst (10\.250\.|fd00:250:)')
+    [ -z "$entries" ] || { echo "n1 $dev: $entries" >&2; return 1; }
+  done
+}
+if [ "$STACK" = dr ]; then
+  check "with DirectRouting the nodes route to each other directly, IPv4 and IPv6" direct_routes
+fi
+
 # Something else deletes the vxlan device (an admin, a network manager): weftd creates it again
 # with its index and MAC within a resync, and fills it; the pods reach each other again.
 vxlan_device_deleted_comes_back() {
   local devs=(flannel.1) dev before=() after=() i
-  [ "$STACK" = dual ] && devs+=(flannel-v6.1)
+  [ "$V6" = 1 ] && devs+=(flannel-v6.1)
   for dev in "${devs[@]}"; do
     before+=("$(cluster_exec n1 ip -o link show "$dev" | awk '{print $1, $2}')/$(cluster_exec n1 cat "/sys/class/net/$dev/address")")
     cluster_exec n1 ip link del "$dev" || return 1
   done
+  # (With DirectRouting the pods on one segment never needed the devices: wait for them too.)
+  for dev in "${devs[@]}"; do
+    until_ok $((RESYNC + 10)) cluster_exec n1 test -e "/sys/class/net/$dev" || return 1
+  done
   until_ok $((RESYNC + 10)) ping_all -4 cluster_pod_ip || return 1
-  if [ "$STACK" = dual ]; then
+  if [ "$V6" = 1 ]; then
     until_ok $((RESYNC + 10)) ping_all -6 cluster_pod_ip6 || return 1
   fi
   for dev in "${devs[@]}"; do
@@ -219,7 +248,7 @@ fi
 # recreated.
 vxlan_devices_refuse_router_advertisements() {
   local devs=(flannel.1) dev i v
-  [ "$STACK" = dual ] && devs+=(flannel-v6.1)
+  [ "$V6" = 1 ] && devs+=(flannel-v6.1)
   cluster_exec n1 test -e /proc/sys/net/ipv6 || return 0
   for i in 1 2 3; do
     for dev in "${devs[@]}"; do
