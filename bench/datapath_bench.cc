@@ -728,10 +728,16 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
                  vxlan ? macs : std::vector<std::uint64_t>{});
   }
 
-  Weftd weftd(o.weftd,
-              {"--etcd-endpoints=" + (*cluster)->endpoint(0), std::string("--iface=") + kUplink,
-               "--subnet-file=" + subnet_file, "--resync-interval=30"},
-              log);
+  // Every start of the case (the join, the restarts, the further joins) runs weftd so.
+  const std::vector<std::string> weftd_args = {
+      "--etcd-endpoints=" + (*cluster)->endpoint(0), std::string("--iface=") + kUplink,
+      "--subnet-file=" + subnet_file, "--resync-interval=30"};
+  // Every expected entry is in the kernel (called under the watch's lock).
+  auto entries_complete = [&] {
+    return watch.routes().complete_at &&
+           (!vxlan || (watch.neighs().complete_at && watch.fdb().complete_at));
+  };
+  Weftd weftd(o.weftd, weftd_args, log);
   const auto t0 = weftd.started();
   const auto start_deadline = t0 + kStartDeadline;
   auto fail = [&](const std::string& what) {
@@ -743,10 +749,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
   if (!watch.wait(start_deadline, [&] { return watch.file_at().has_value(); })) {
     fail("no subnet.env within 60 s");
   }
-  const bool all = c.leases == 0 || watch.wait(start_deadline, [&] {
-    return watch.routes().complete_at &&
-           (!vxlan || (watch.neighs().complete_at && watch.fdb().complete_at));
-  });
+  const bool all = c.leases == 0 || watch.wait(start_deadline, entries_complete);
   const ProcSample after_start = sample(weftd.pid());
   if (!weftd.alive()) {
     fail("weftd exited");
@@ -856,10 +859,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
   for (int k = 0; k < o.joins; ++k) {
     watch.reset_file();
     const std::string restart_log = dir + "/weftd-restart.log";
-    Weftd again(o.weftd,
-                {"--etcd-endpoints=" + (*cluster)->endpoint(0), std::string("--iface=") + kUplink,
-                 "--subnet-file=" + subnet_file, "--resync-interval=30"},
-                restart_log);
+    Weftd again(o.weftd, weftd_args, restart_log);
     const auto t1 = again.started();
     if (!watch.wait(t1 + kStartDeadline, [&] { return watch.file_at().has_value(); })) {
       std::fprintf(stderr, "---- weftd log (restart) ----\n%s\n", read_text(restart_log).c_str());
@@ -894,10 +894,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
     watch.reset_entries();
     watch.reset_file();
     const std::string join_log = dir + "/weftd-join.log";
-    Weftd again(o.weftd,
-                {"--etcd-endpoints=" + (*cluster)->endpoint(0), std::string("--iface=") + kUplink,
-                 "--subnet-file=" + subnet_file, "--resync-interval=30"},
-                join_log);
+    Weftd again(o.weftd, weftd_args, join_log);
     const auto tj = again.started();
     auto fail_join = [&](const std::string& what) {
       std::fprintf(stderr, "---- weftd log (join %d) ----\n%s\n", k + 1,
@@ -907,10 +904,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
     if (!watch.wait(tj + kStartDeadline, [&] { return watch.file_at().has_value(); })) {
       fail_join("no subnet.env within 60 s of a join");
     }
-    const bool done = c.leases == 0 || watch.wait(tj + kStartDeadline, [&] {
-      return watch.routes().complete_at &&
-             (!vxlan || (watch.neighs().complete_at && watch.fdb().complete_at));
-    });
+    const bool done = c.leases == 0 || watch.wait(tj + kStartDeadline, entries_complete);
     JoinTimes j;
     {
       std::lock_guard lock(watch.mu());
