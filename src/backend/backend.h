@@ -26,9 +26,7 @@ namespace weft::backend {
 struct ExternalInterface {
   kernel::LinkInfo link;
   net::Ip4Addr iface_addr;
-  std::optional<net::Ip4Net> iface_net; // iface_addr with its prefix, for DirectRouting
   std::optional<net::Ip6Addr> iface_v6_addr;
-  std::optional<net::Ip6Net> iface_v6_net; // iface_v6_addr with its prefix, for DirectRouting
   net::Ip4Addr ext_addr;
   std::optional<net::Ip6Addr> ext_v6_addr;
 };
@@ -36,7 +34,10 @@ struct ExternalInterface {
 struct BackendContext {
   config::NetConfig config;
   ExternalInterface ext;
-  kernel::Netlink* netlink = nullptr; // used only from the backend's own thread after prepare()
+  // After prepare(), the backend's own thread reconciles through it; with DirectRouting the vxlan
+  // backend also asks it for route lookups on the thread that hands it leases (NetlinkImpl
+  // serialises its calls).
+  kernel::Netlink* netlink = nullptr;
   const base::Clock* clock = &base::system_clock();
   std::chrono::seconds resync{30};
 };

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <map>
 #include <mutex>
 #include <set>
 #include <span>
@@ -228,11 +229,11 @@ public:
     devices_.v4_ifindex = v4_dev_ ? v4_dev_->index : 0;
     devices_.v6_ifindex = v6_dev_ ? v6_dev_->index : 0;
     devices_.uplink_ifindex = ctx_.ext.link.index;
-    if (vc_.direct_routing && ctx_.ext.iface_net) {
-      devices_.direct_routing_net = ctx_.ext.iface_net->network();
-    }
-    if (vc_.direct_routing && ctx_.ext.iface_v6_net) {
-      devices_.direct_routing_net6 = ctx_.ext.iface_v6_net->network();
+    if (vc_.direct_routing) {
+      devices_.direct_link = [this](const kernel::IpAddr& a) {
+        const auto it = direct_.find(a);
+        return it == direct_.end() ? 0 : it->second;
+      };
     }
     auto opts = reconciler_options(ctx_);
     routes_r_ = &group_.add<kernel::Route>(routes_, opts);
@@ -412,7 +413,48 @@ private:
     }
   }
 
+  // DirectRouting, as flanneld (ip.DirectRouting at each lease event): the kernel is asked how it
+  // reaches a peer's public addresses whenever that lease's entries are computed, all of them in
+  // one batch for a full set. The answers are kept for computing a lease's previous entries.
+  void ask_direct(const std::vector<const lease::Lease*>& leases) {
+    std::vector<kernel::IpAddr> addrs;
+    addrs.reserve(leases.size());
+    for (const lease::Lease* l : leases) {
+      if (l->attrs.backend_type != config::kBackendVxlan) {
+        continue;
+      }
+      if (l->subnet && devices_.v4_ifindex != 0) {
+        addrs.emplace_back(l->attrs.public_ip);
+      }
+      if (l->ipv6_subnet && devices_.v6_ifindex != 0 && l->attrs.public_ipv6) {
+        addrs.emplace_back(*l->attrs.public_ipv6);
+      }
+    }
+    const std::vector<int> links = ctx_.netlink->direct_links(addrs);
+    for (std::size_t i = 0; i < addrs.size() && i < links.size(); ++i) {
+      direct_[addrs[i]] = links[i];
+    }
+  }
+
+  void forget_direct(const lease::Lease& l) {
+    direct_.erase(kernel::IpAddr(l.attrs.public_ip));
+    if (l.attrs.public_ipv6) {
+      direct_.erase(kernel::IpAddr(*l.attrs.public_ipv6));
+    }
+  }
+
   void update_desired(const std::vector<lease::Lease>& leases, const lease::Lease& own) override {
+    if (vc_.direct_routing) {
+      direct_.clear();
+      std::vector<const lease::Lease*> all;
+      all.reserve(leases.size());
+      for (const auto& l : leases) {
+        if (!is_own(l, own.subnet, own.ipv6_subnet)) {
+          all.push_back(&l);
+        }
+      }
+      ask_direct(all);
+    }
     VxlanEntries e;
     e.routes.reserve(leases.size());
     e.neighbours.reserve(leases.size());
@@ -439,6 +481,14 @@ private:
       VxlanEntries now;
       if (c.previous) {
         append_vxlan_entries(*c.previous, own.subnet, own.ipv6_subnet, devices_, before);
+      }
+      if (vc_.direct_routing) { // after `before`, which needs the answers the entries had
+        if (c.previous) {
+          forget_direct(*c.previous);
+        }
+        if (!c.removed && !is_own(c.lease, own.subnet, own.ipv6_subnet)) {
+          ask_direct({&c.lease});
+        }
       }
       if (!c.removed) {
         append_vxlan_entries(c.lease, own.subnet, own.ipv6_subnet, devices_, now);
@@ -484,7 +534,8 @@ private:
   std::array<LeaseIndex<kernel::Neighbour>, 2> neigh_index_; // by slot_of()
   std::array<LeaseIndex<kernel::FdbEntry>, 2> fdb_index_;
   std::set<std::string> reported_;
-  std::string device_problem_; // last reported by repair_devices (logged when it changes)
+  std::string device_problem_;           // last reported by repair_devices (logged when it changes)
+  std::map<kernel::IpAddr, int> direct_; // DirectRouting: peer address -> its direct link, or 0
 };
 
 } // namespace

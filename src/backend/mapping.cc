@@ -66,6 +66,8 @@ base::Result<bool> get_bool(const json& obj, std::string_view key) {
   return v->get<bool>();
 }
 
+} // namespace
+
 bool is_own(const lease::Lease& l, const std::optional<net::Ip4Net>& own,
             const std::optional<net::Ip6Net>& own6) {
   if (own && l.subnet && *l.subnet == *own) {
@@ -73,8 +75,6 @@ bool is_own(const lease::Lease& l, const std::optional<net::Ip4Net>& own,
   }
   return !l.subnet && own6 && l.ipv6_subnet && *l.ipv6_subnet == *own6;
 }
-
-} // namespace
 
 std::vector<kernel::Route> host_gw_routes(const std::vector<lease::Lease>& leases,
                                           const std::optional<net::Ip4Net>& own_subnet,
@@ -199,11 +199,12 @@ void append_vxlan_entries(const lease::Lease& l, const std::optional<net::Ip4Net
   }
   if (l.subnet && devices.v4_ifindex != 0) {
     const net::Ip4Net dst = l.subnet->network();
-    if (devices.direct_routing_net && devices.direct_routing_net->contains(l.attrs.public_ip)) {
+    if (const int link = devices.direct_link ? devices.direct_link(l.attrs.public_ip) : 0;
+        link != 0) {
       kernel::Route r;
       r.dst = dst;
       r.gateway = l.attrs.public_ip;
-      r.ifindex = devices.uplink_ifindex;
+      r.ifindex = link;
       r.metric = kernel::spread_metric(dst);
       out.routes.push_back(r);
     } else if (auto mac = vtep_mac(l.attrs.backend_data); mac.ok()) {
@@ -222,12 +223,12 @@ void append_vxlan_entries(const lease::Lease& l, const std::optional<net::Ip4Net
   }
   if (l.ipv6_subnet && devices.v6_ifindex != 0 && l.attrs.public_ipv6) {
     const net::Ip6Net dst = l.ipv6_subnet->network();
-    if (devices.direct_routing_net6 &&
-        devices.direct_routing_net6->contains(*l.attrs.public_ipv6)) {
+    if (const int link = devices.direct_link ? devices.direct_link(*l.attrs.public_ipv6) : 0;
+        link != 0) {
       kernel::Route r; // as flanneld's v6 direct route: via the node's public IPv6
       r.dst = dst;
       r.gateway = *l.attrs.public_ipv6;
-      r.ifindex = devices.uplink_ifindex;
+      r.ifindex = link;
       out.routes.push_back(r);
     } else if (auto mac = vtep_mac(l.attrs.backend_v6_data); mac.ok()) {
       kernel::Route r;

@@ -2,6 +2,7 @@
 // The pure part of each backend: from the set of leases to the kernel entries it wants. No I/O, so
 // it is tested exhaustively without root.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,11 @@ std::string vxlan_backend_data(std::uint32_t vni, const net::MacAddr& mac);
 base::Result<net::MacAddr> parse_vtep_mac(const std::string& backend_data);
 base::Result<net::MacAddr> parse_vtep_mac_json(const std::string& backend_data);
 
+// Whether a lease is the node's own (its subnet, or for an IPv6-only lease its IPv6 subnet): the
+// backends make no entries for it.
+bool is_own(const lease::Lease& l, const std::optional<net::Ip4Net>& own,
+            const std::optional<net::Ip6Net>& own6);
+
 struct VxlanEntries {
   std::vector<kernel::Route> routes;
   std::vector<kernel::Neighbour> neighbours;
@@ -55,14 +61,15 @@ struct VxlanDevices {
   int v4_ifindex = 0; // flannel.<vni>, 0 when IPv4 is off
   int v6_ifindex = 0; // flannel-v6.<vni>, 0 when IPv6 is off
   int uplink_ifindex = 0;
-  std::optional<net::Ip4Net> direct_routing_net;  // set when DirectRouting is on
-  std::optional<net::Ip6Net> direct_routing_net6; // the same for IPv6 leases
+  // With DirectRouting: the interface a peer's public address is directly reachable through
+  // (the kernel's route to it has no gateway), 0 when it is not. Unset without DirectRouting.
+  std::function<int(const kernel::IpAddr&)> direct_link;
 };
 
 // vxlan: per remote lease a route "subnet via subnet.ip dev flannel.<vni> onlink", a permanent
 // neighbour "subnet.ip -> VtepMAC" and an FDB entry "VtepMAC -> PublicIP"; with DirectRouting a
-// peer on the uplink's own subnet gets "subnet via PublicIP dev uplink" instead (IPv6 alike: a
-// peer on the uplink's IPv6 subnet, via its PublicIPv6).
+// peer whose PublicIP is directly reachable gets "subnet via PublicIP dev <that interface>"
+// instead (IPv6 alike, via its PublicIPv6), as flanneld.
 VxlanEntries vxlan_entries(const std::vector<lease::Lease>& leases,
                            const std::optional<net::Ip4Net>& own_subnet,
                            const std::optional<net::Ip6Net>& own_ipv6_subnet,

@@ -76,7 +76,7 @@ TEST(Vxlan, RouteNeighbourAndFdbPerRemoteLease) {
                  R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:02"})"),
       make_lease("10.244.9.0/24", "10.250.0.19", "vxlan", R"({"VNI":1})"),
   };
-  VxlanDevices dev{5, 0, 2, std::nullopt, std::nullopt};
+  VxlanDevices dev{5, 0, 2, nullptr};
   auto e = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
   ASSERT_EQ(e.routes.size(), 1u);
   EXPECT_EQ(e.routes[0].to_string().find("10.244.2.0/24") != std::string::npos, true);
@@ -90,24 +90,36 @@ TEST(Vxlan, RouteNeighbourAndFdbPerRemoteLease) {
   ASSERT_EQ(e.skipped.size(), 1u); // the lease without a VtepMAC
 }
 
-TEST(Vxlan, DirectRoutingUsesUplinkForPeersOnTheSameSubnet) {
+TEST(Vxlan, DirectRoutingRoutesDirectlyReachablePeersThroughTheirLink) {
+  // As flanneld: a peer whose public IP the kernel reaches without a gateway gets "subnet via
+  // PublicIP" on the interface that route uses (here 2 and 7); any other goes through flannel.1.
   std::vector<lease::Lease> leases = {
       make_lease("10.244.2.0/24", "10.250.0.12", "vxlan",
                  R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:02"})"),
       make_lease("10.244.3.0/24", "192.0.2.3", "vxlan",
                  R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:03"})"),
+      make_lease("10.244.4.0/24", "172.20.0.4", "vxlan",
+                 R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:04"})"),
   };
-  VxlanDevices dev{5, 0, 2, *net::Ip4Net::parse("10.250.0.0/24"), std::nullopt};
+  std::vector<std::string> asked;
+  VxlanDevices dev{5, 0, 2, [&](const kernel::IpAddr& a) {
+                     asked.push_back(kernel::to_string(a));
+                     const std::string s = kernel::to_string(a);
+                     return s == "10.250.0.12" ? 2 : s == "172.20.0.4" ? 7 : 0;
+                   }};
   auto e = vxlan_entries(leases, *net::Ip4Net::parse("10.244.1.0/24"), std::nullopt, dev);
-  ASSERT_EQ(e.routes.size(), 2u);
-  EXPECT_EQ(e.routes[0].ifindex, 2);
-  EXPECT_EQ(kernel::to_string(*e.routes[0].gateway), "10.250.0.12");
+  ASSERT_EQ(e.routes.size(), 3u);
+  EXPECT_EQ(e.routes[0].to_string(), "10.244.2.0/24 via 10.250.0.12 dev #2 metric 62467");
   EXPECT_EQ(e.routes[1].ifindex, 5);
+  EXPECT_TRUE(e.routes[1].onlink);
+  EXPECT_EQ(e.routes[2].to_string(), "10.244.4.0/24 via 172.20.0.4 dev #7 metric 62469");
   EXPECT_EQ(e.neighbours.size(), 1u);
+  EXPECT_EQ(e.fdb.size(), 1u);
+  EXPECT_EQ(asked, (std::vector<std::string>{"10.250.0.12", "192.0.2.3", "172.20.0.4"}));
 }
 
-TEST(Vxlan, DirectRoutingAlsoForIpv6PeersOnTheUplinksIpv6Subnet) {
-  // As flanneld's v6 direct route: a peer whose public IPv6 is on the uplink's IPv6 subnet gets
+TEST(Vxlan, DirectRoutingAlsoForIpv6Peers) {
+  // As flanneld's v6 direct route: a peer whose public IPv6 is directly reachable gets
   // "subnet via PublicIPv6" on the uplink; another gets the flannel-v6 route, neighbour and FDB.
   auto near = make_lease("10.244.2.0/24", "10.250.0.12", "vxlan",
                          R"({"VNI":1,"VtepMAC":"0e:00:00:00:00:02"})");
@@ -119,7 +131,10 @@ TEST(Vxlan, DirectRoutingAlsoForIpv6PeersOnTheUplinksIpv6Subnet) {
   far.ipv6_subnet = *net::Ip6Net::parse("fd00:244:0:3::/64");
   far.attrs.public_ipv6 = *net::Ip6Addr::parse("fd00:251::13");
   far.attrs.backend_v6_data = R"({"VNI":1,"VtepMAC":"0e:00:00:00:01:03"})";
-  VxlanDevices dev{5, 6, 2, std::nullopt, *net::Ip6Net::parse("fd00:250::/64")};
+  // The kernel reaches fd00:250::12 directly through interface 2; nothing else.
+  VxlanDevices dev{5, 6, 2, [](const kernel::IpAddr& a) {
+                     return kernel::to_string(a) == "fd00:250::12" ? 2 : 0;
+                   }};
   auto e = vxlan_entries({near, far}, *net::Ip4Net::parse("10.244.1.0/24"),
                          *net::Ip6Net::parse("fd00:244:0:1::/64"), dev);
   std::vector<std::string> v6_routes;
@@ -131,7 +146,7 @@ TEST(Vxlan, DirectRoutingAlsoForIpv6PeersOnTheUplinksIpv6Subnet) {
   ASSERT_EQ(v6_routes.size(), 2u);
   EXPECT_EQ(v6_routes[0], "fd00:244:0:2::/64 via fd00:250::12 dev #2");
   EXPECT_EQ(v6_routes[1], "fd00:244:0:3::/64 via fd00:244:0:3:: dev #6 onlink");
-  // IPv4 has no DirectRouting network here: both go through flannel.1.
+  // Neither public IPv4 is direct here: both go through flannel.1.
   EXPECT_EQ(e.routes.size(), 4u);
   std::size_t v6_fdb = 0;
   for (const auto& f : e.fdb) {

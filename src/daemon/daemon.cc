@@ -241,18 +241,6 @@ base::Result<backend::ExternalInterface> external_interface(const config::Option
   if (k->ext_v6_addr && k->ext_v6_addr->index() == 1) {
     ext.ext_v6_addr = std::get<net::Ip6Addr>(*k->ext_v6_addr);
   }
-  // The prefixes of the interface's addresses (DirectRouting), from the snapshot's listing.
-  for (const auto& a : snapshot->addrs) {
-    if (a.ifindex != ext.link.index) {
-      continue;
-    }
-    if (a.local.index() == 0 && std::get<net::Ip4Net>(a.local).ip() == ext.iface_addr) {
-      ext.iface_net = std::get<net::Ip4Net>(a.local);
-    } else if (a.local.index() == 1 && ext.iface_v6_addr &&
-               std::get<net::Ip6Net>(a.local).ip() == *ext.iface_v6_addr) {
-      ext.iface_v6_net = std::get<net::Ip6Net>(a.local);
-    }
-  }
   return ext;
 }
 

@@ -312,7 +312,6 @@ base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink, bool with_rout
   std::sort(s.ifaces.begin(), s.ifaces.end(),
             [](const Iface& a, const Iface& b) { return a.index < b.index; });
   s.routes = std::move(*routes);
-  s.addrs = std::move(*addrs);
   return s;
 }
 

@@ -23,9 +23,8 @@ struct Iface {
 };
 
 struct IfaceSnapshot {
-  std::vector<Iface> ifaces;   // by index
-  std::vector<Route> routes;   // main table, both families, any protocol
-  std::vector<AddrInfo> addrs; // every address with its prefix, as the kernel listed them
+  std::vector<Iface> ifaces; // by index
+  std::vector<Route> routes; // main table, both families, any protocol
 };
 
 struct ExtIfaceOptions {

@@ -40,12 +40,20 @@ public:
   virtual base::Result<std::vector<LinkInfo>> list_links() = 0;
   virtual base::Result<LinkInfo> link_by_name(const std::string& name) = 0;
   virtual base::Result<LinkInfo> link_by_index(int ifindex) = 0;
-  // Creates the vxlan device, or keeps an existing one whose VNI, local address, port and vtep
-  // device match (recreating it otherwise, as flanneld); sets the MTU and brings it up.
+  // Creates the vxlan device, or keeps an existing one whose VNI, local address, port, vtep
+  // device and GBP match and that has no l2miss (recreating it otherwise, as flanneld); sets the
+  // MTU and brings it up.
   virtual base::Result<LinkInfo> ensure_vxlan(const VxlanSpec& spec) = 0;
   virtual base::Status delete_link(int ifindex) = 0;
   virtual base::Status set_mtu(int ifindex, int mtu) = 0;
   virtual base::Status set_up(int ifindex) = 0;
+
+  // For each address, the interface the kernel sends it out of when its route there has no next
+  // hop (the address is on a network attached to this node: `ip route get` shows no "via"); 0
+  // when the route goes via a gateway, is not unicast, or there is none. flanneld's DirectRouting
+  // test (ip.DirectRouting: RouteGet gives one route, without a gateway), for many addresses at
+  // once: one RTM_GETROUTE each, pipelined.
+  virtual std::vector<int> direct_links(const std::vector<IpAddr>& addrs) = 0;
 
   // Addresses of every link (family AF_INET, AF_INET6 or AF_UNSPEC).
   virtual base::Result<std::vector<AddrInfo>> list_addresses(int family) = 0;

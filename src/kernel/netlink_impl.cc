@@ -337,7 +337,7 @@ base::Status write_net_sysctl(int fd, const std::string& path, const std::string
 
 // Why a route via a next hop failed with ENETUNREACH: the next hop is on none of the device's
 // networks. Only host-gw makes such routes for other nodes (vxlan's DirectRouting makes them only
-// for nodes on the interface's own network).
+// for nodes the kernel already reaches without a gateway).
 std::string unreachable_hint(const Route& r, const std::string& dev) {
   return fmt::format("{} is not on a network of {}: host-gw needs every node on one L2 segment; "
                      "the vxlan backend does not",
@@ -383,9 +383,12 @@ struct NetlinkImpl::State {
     const char* stage; // appended to the description
   };
 
-  std::vector<base::Status> transact_acks(std::size_t count, bool missing_ok,
-                                          const std::function<MsgPtr(std::size_t)>& build,
-                                          std::vector<Failure>& failures) {
+  // on_reply, when given, sees every other message the kernel answers request i with (the
+  // object a GET request asks for), before that request's ack.
+  std::vector<base::Status>
+  transact_acks(std::size_t count, bool missing_ok, const std::function<MsgPtr(std::size_t)>& build,
+                std::vector<Failure>& failures,
+                const std::function<void(std::size_t, const nlmsghdr*)>& on_reply = nullptr) {
     std::vector<base::Status> out(count);
     const int fd = nl_socket_get_fd(sock.get());
     std::vector<char> buf(1 << 16);
@@ -444,11 +447,17 @@ struct NetlinkImpl::State {
             break; // truncated: never happens with a 64 KiB buffer and small acks
           }
           off += NLMSG_ALIGN(h->nlmsg_len);
-          if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
-            continue;
-          }
           auto it = waiting.find(h->nlmsg_seq);
           if (it == waiting.end()) {
+            continue;
+          }
+          if (h->nlmsg_type != NLMSG_ERROR) {
+            if (on_reply) {
+              on_reply(it->second, h);
+            }
+            continue;
+          }
+          if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
             continue;
           }
           const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
@@ -726,6 +735,10 @@ base::Result<LinkInfo> NetlinkImpl::ensure_vxlan(const VxlanSpec& spec) {
                ((u & RTNL_LINK_VXLAN_F_GBP) != 0) != spec.gbp) {
       // The kernel cannot change GBP on a device: it is recreated, as flanneld does.
       differs = fmt::format("GBP {}, want {}", spec.gbp ? "off" : "on", spec.gbp ? "on" : "off");
+    } else if (rtnl_link_vxlan_get_l2miss(raw) > 0) {
+      // An old flanneld had the kernel report L2 misses to it; flanneld now recreates such a
+      // device (vxlanLinksIncompat), and so do we. An L3 miss setting it does not compare.
+      differs = "l2miss on, want off";
     } else if (spec.local) {
       nl_addr* local = nullptr;
       if (rtnl_link_vxlan_get_local(raw, &local) < 0) {
@@ -842,6 +855,59 @@ base::Status NetlinkImpl::set_up(int ifindex) {
     return from_nl(rc, fmt::format("bringing up link #{}", ifindex));
   }
   return {};
+}
+
+std::vector<int> NetlinkImpl::direct_links(const std::vector<IpAddr>& addrs) {
+  std::lock_guard lock(mu_);
+  std::vector<int> out(addrs.size(), 0);
+  auto build = [&](std::size_t i) {
+    MsgPtr msg(nlmsg_alloc_simple(RTM_GETROUTE, 0));
+    const NlAddrPtr dst = to_nl(addrs[i]);
+    if (!msg || !dst) {
+      return MsgPtr();
+    }
+    rtmsg rtm{};
+    rtm.rtm_family = static_cast<unsigned char>(nl_addr_get_family(dst.get()));
+    rtm.rtm_dst_len = static_cast<unsigned char>(nl_addr_get_len(dst.get()) * 8);
+    if (nlmsg_append(msg.get(), &rtm, sizeof rtm, NLMSG_ALIGNTO) < 0 ||
+        nla_put_addr(msg.get(), RTA_DST, dst.get()) < 0) {
+      return MsgPtr();
+    }
+    return msg;
+  };
+  // The kernel's answer is the route it would use: direct when unicast, out of a device, and
+  // with neither a gateway nor (IPv4 over an IPv6 next hop) a via.
+  auto on_reply = [&](std::size_t i, const nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) {
+      return;
+    }
+    const auto* rtm = static_cast<const rtmsg*>(NLMSG_DATA(h));
+    if (rtm->rtm_type != RTN_UNICAST) {
+      return;
+    }
+    int oif = 0;
+    bool via = false;
+    int len = static_cast<int>(RTM_PAYLOAD(h));
+    for (const rtattr* a = RTM_RTA(rtm); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+      if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(std::uint32_t)) {
+        std::uint32_t v = 0;
+        std::memcpy(&v, RTA_DATA(a), sizeof v);
+        oif = static_cast<int>(v);
+      } else if (a->rta_type == RTA_GATEWAY || a->rta_type == RTA_VIA ||
+                 a->rta_type == RTA_MULTIPATH) {
+        via = true;
+      }
+    }
+    out[i] = via ? 0 : oif;
+  };
+  // An address with no route (ENETUNREACH and the like) is simply not direct, as in flanneld
+  // (which logs the lookup's error and uses the vxlan device).
+  std::vector<State::Failure> failures;
+  (void)state_->transact_acks(addrs.size(), false, build, failures, on_reply);
+  for (const auto& f : failures) {
+    out[f.i] = 0;
+  }
+  return out;
 }
 
 base::Result<std::vector<AddrInfo>> NetlinkImpl::list_addresses(int family) {

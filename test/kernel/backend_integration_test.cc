@@ -61,6 +61,8 @@ template <typename Entry> bool same_set(std::vector<Entry> a, std::vector<Entry>
 
 class VxlanBackendTest : public ::testing::Test {
 protected:
+  virtual std::string backend_json() const { return R"({"Type":"vxlan"})"; }
+
   void SetUp() override {
     if (::geteuid() != 0) {
       GTEST_SKIP() << "needs root (network namespaces)";
@@ -93,7 +95,7 @@ protected:
 
     BackendContext ctx;
     ctx.config.backend_type = "vxlan";
-    ctx.config.backend_json = R"({"Type":"vxlan"})";
+    ctx.config.backend_json = backend_json();
     ctx.config.network = net::Ip4Net::parse("10.244.0.0/16").value();
     ctx.config.subnet_len = 24;
     ctx.ext.link = *veth;
@@ -221,6 +223,72 @@ TEST_F(VxlanBackendTest, LeaseEventsLeaveWhatTheFullSetMapsTo) {
   ASSERT_TRUE(converges());
   change(vxlan_lease(9, 9, 9));
   ASSERT_TRUE(converges());
+}
+
+class VxlanDirectRoutingTest : public VxlanBackendTest {
+protected:
+  std::string backend_json() const override { return R"({"Type":"vxlan","DirectRouting":true})"; }
+
+  // Waits until every `want` line is in `command`'s output and no `unwanted` one is.
+  ::testing::AssertionResult shows(const std::string& command, const std::vector<std::string>& want,
+                                   const std::vector<std::string>& unwanted = {}) {
+    std::string out;
+    for (int i = 0; i < 500; ++i) {
+      out = ns_->sh(command).out;
+      const auto has = [&](const std::string& w) { return out.find(w) != std::string::npos; };
+      if (std::all_of(want.begin(), want.end(), has) &&
+          std::none_of(unwanted.begin(), unwanted.end(), has)) {
+        return ::testing::AssertionSuccess();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return ::testing::AssertionFailure() << command << " shows:\n" << out;
+  }
+};
+
+TEST_F(VxlanDirectRoutingTest, PeersTheKernelReachesWithoutAGatewayAreRoutedDirectly) {
+  // As flanneld decides (the kernel's route to the peer has no gateway): 192.168.77.2 on the
+  // uplink's subnet and 10.99.0.3 behind an on-link route are direct, 10.98.0.4 behind a gateway
+  // is not. The same holds through lease events, which ask the kernel again.
+  ASSERT_EQ(ns_->sh("ip route add 10.99.0.0/16 dev veth0 && "
+                    "ip route add 10.98.0.0/16 via 192.168.77.254")
+                .exit_code,
+            0);
+  const std::string routes = "ip route show proto 247";
+  const std::string neighs = "ip neigh show dev flannel.1 nud permanent";
+  for (const auto& [subnet, ip] :
+       {std::pair{2, "192.168.77.2"}, std::pair{3, "10.99.0.3"}, std::pair{4, "10.98.0.4"}}) {
+    lease::Lease l = vxlan_lease(subnet, 0, subnet);
+    l.attrs.public_ip = net::Ip4Addr::parse(ip).value();
+    leases_[lease::make_subnet_key(l.subnet, std::nullopt)] = l;
+  }
+  backend_->set_leases(all());
+  EXPECT_TRUE(
+      shows(routes,
+            {"10.244.2.0/24 via 192.168.77.2 dev veth0", "10.244.3.0/24 via 10.99.0.3 dev veth0",
+             "10.244.4.0/24 via 10.244.4.0 dev flannel.1 metric"},
+            {"10.244.2.0/24 via 10.244.2.0", "10.244.3.0/24 via 10.244.3.0"}));
+  EXPECT_TRUE(
+      shows(neighs, {"10.244.4.0 lladdr 0e:00:00:00:01:04"}, {"10.244.2.0 ", "10.244.3.0 "}));
+
+  lease::Lease moved = leases_.at("10.244.3.0-24");
+  moved.attrs.public_ip = net::Ip4Addr::parse("10.98.0.3").value(); // now behind the gateway
+  change(moved);
+  lease::Lease near = leases_.at("10.244.4.0-24");
+  near.attrs.public_ip = net::Ip4Addr::parse("192.168.77.4").value(); // now on the segment
+  change(near);
+  EXPECT_TRUE(shows(routes,
+                    {"10.244.2.0/24 via 192.168.77.2 dev veth0",
+                     "10.244.3.0/24 via 10.244.3.0 dev flannel.1",
+                     "10.244.4.0/24 via 192.168.77.4 dev veth0"},
+                    {"10.244.3.0/24 via 10.99.0.3", "10.244.4.0/24 via 10.244.4.0"}));
+  EXPECT_TRUE(
+      shows(neighs, {"10.244.3.0 lladdr 0e:00:00:00:01:03"}, {"10.244.4.0 ", "10.244.2.0 "}));
+  EXPECT_TRUE(shows("bridge fdb show dev flannel.1", {"0e:00:00:00:01:03 dst 10.98.0.3"},
+                    {"0e:00:00:00:01:04"}));
+
+  remove(leases_.at("10.244.2.0-24"));
+  EXPECT_TRUE(shows(routes, {"10.244.4.0/24 via 192.168.77.4 dev veth0"}, {"10.244.2.0/24"}));
 }
 
 } // namespace

@@ -358,6 +358,37 @@ TEST_F(NetlinkTest, VxlanDeviceNeighboursAndFdb) {
   EXPECT_FALSE(nl_->link_by_name("flannel.1").ok());
 }
 
+TEST_F(NetlinkTest, VxlanDeviceAnOldFlanneldMadeWithL2missIsRecreated) {
+  // As flanneld's vxlanLinksIncompat: l2miss differs, so the device goes; l3miss is not compared.
+  const std::string add = "ip link add flannel.1 type vxlan id 1 local 192.168.77.1 dev veth0 "
+                          "dstport 8472 nolearning ";
+  ASSERT_EQ(ns_->sh(add + "l2miss l3miss").exit_code, 0);
+  auto old = nl_->link_by_name("flannel.1");
+  ASSERT_TRUE(old.ok());
+  VxlanSpec spec;
+  spec.name = "flannel.1";
+  spec.vni = 1;
+  spec.local = *parse_ip("192.168.77.1");
+  spec.underlay_ifindex = veth_;
+  spec.port = 8472;
+  spec.mtu = 1450;
+  auto link = nl_->ensure_vxlan(spec);
+  ASSERT_TRUE(link.ok()) << link.status().to_string();
+  EXPECT_NE(link->index, old->index);
+  auto details = ns_->exec({"ip", "-d", "link", "show", "flannel.1"}).out;
+  EXPECT_FALSE(contains_text(details, "l2miss")) << details;
+  EXPECT_FALSE(contains_text(details, "l3miss")) << details;
+
+  ASSERT_EQ(ns_->sh("ip link del flannel.1 && " + add + "l3miss").exit_code, 0);
+  old = nl_->link_by_name("flannel.1");
+  ASSERT_TRUE(old.ok());
+  link = nl_->ensure_vxlan(spec);
+  ASSERT_TRUE(link.ok()) << link.status().to_string();
+  EXPECT_EQ(link->index, old->index);
+  details = ns_->exec({"ip", "-d", "link", "show", "flannel.1"}).out;
+  EXPECT_TRUE(contains_text(details, "l3miss")) << details;
+}
+
 TEST_F(NetlinkTest, IPv6Routes) {
   ASSERT_EQ(ns_->sh("ip -6 addr add fd77::1/64 dev veth0 nodad").exit_code, 0);
   Route r6;
@@ -375,6 +406,50 @@ TEST_F(NetlinkTest, IPv6Routes) {
   r.set_desired({});
   EXPECT_TRUE(r.sync_once().converged());
   EXPECT_EQ(ns_->exec({"ip", "-6", "route", "show", "proto", "247"}).out, "");
+}
+
+TEST_F(NetlinkTest, DirectLinksAnswerAsIpRouteGetWithoutAGateway) {
+  // flanneld's DirectRouting test: a peer is direct when the kernel's route to it has no gateway,
+  // whatever its prefix and on whichever interface.
+  ASSERT_EQ(ns_->sh("ip link add veth2 type veth peer name veth3 && "
+                    "ip addr add 172.20.0.1/24 dev veth2 && ip link set veth3 up && "
+                    "ip link set veth2 up && ip route add 10.99.0.0/16 dev veth0 && "
+                    "ip route add 10.98.0.0/16 via 192.168.77.2 && "
+                    "ip route add blackhole 10.96.0.0/16 && "
+                    "ip -6 addr add fd77::1/64 dev veth0 nodad && "
+                    "ip -6 route add fd98::/64 via fd77::2")
+                .exit_code,
+            0);
+  auto other = nl_->link_by_name("veth2");
+  ASSERT_TRUE(other.ok());
+  const std::vector<std::pair<std::string, int>> cases = {
+      {"192.168.77.2", veth_},      // on the uplink's subnet
+      {"172.20.0.5", other->index}, // on another interface's subnet
+      {"10.99.3.3", veth_},         // an on-link route wider than any address
+      {"10.98.3.3", 0},             // via a gateway
+      {"10.97.0.1", 0},             // no route at all
+      {"10.96.0.1", 0},             // a blackhole
+      {"192.168.77.1", 0},          // the node itself (a local route)
+      {"fd77::5", veth_},           // IPv6 alike
+      {"fd98::5", 0},
+  };
+  std::vector<IpAddr> addrs;
+  for (const auto& [a, want] : cases) {
+    addrs.push_back(*parse_ip(a));
+  }
+  // More than one pipelined window: every answer lands on its own address.
+  for (int i = 0; i < 600; ++i) {
+    addrs.push_back(*parse_ip(fmt::format("10.{}.{}.{}", i % 2 == 0 ? 99 : 98, i / 256, i % 256)));
+  }
+  const std::vector<int> got = nl_->direct_links(addrs);
+  ASSERT_EQ(got.size(), addrs.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(got[i], cases[i].second) << cases[i].first;
+  }
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_EQ(got[cases.size() + i], i % 2 == 0 ? veth_ : 0) << to_string(addrs[cases.size() + i]);
+  }
+  EXPECT_TRUE(nl_->direct_links({}).empty());
 }
 
 TEST_F(NetlinkTest, ExternalInterfaceSelection) {
