@@ -416,7 +416,8 @@ private:
   // DirectRouting, as flanneld (ip.DirectRouting at each lease event): the kernel is asked how it
   // reaches a peer's public addresses whenever that lease's entries are computed, all of them in
   // one batch for a full set. The answers are kept for computing a lease's previous entries.
-  void ask_direct(const std::vector<const lease::Lease*>& leases) {
+  // Returns how many of how many addresses are direct.
+  std::pair<std::size_t, std::size_t> ask_direct(const std::vector<const lease::Lease*>& leases) {
     std::vector<kernel::IpAddr> addrs;
     addrs.reserve(leases.size());
     for (const lease::Lease* l : leases) {
@@ -431,9 +432,16 @@ private:
       }
     }
     const std::vector<int> links = ctx_.netlink->direct_links(addrs);
+    std::size_t direct = 0;
     for (std::size_t i = 0; i < addrs.size() && i < links.size(); ++i) {
       direct_[addrs[i]] = links[i];
+      direct += links[i] != 0 ? 1 : 0;
+      // As flanneld at -v=2, one line per peer address.
+      WEFT_VLOG(2, "vxlan: DirectRouting: {} is {}", kernel::to_string(addrs[i]),
+                links[i] != 0 ? "reached without a gateway: routed directly"
+                              : "not directly reachable: through the vxlan device");
     }
+    return {direct, addrs.size()};
   }
 
   void forget_direct(const lease::Lease& l) {
@@ -453,7 +461,10 @@ private:
           all.push_back(&l);
         }
       }
-      ask_direct(all);
+      const auto [direct, asked] = ask_direct(all);
+      WEFT_INFO("vxlan: DirectRouting: {} of {} peer addresses are reached without a gateway and "
+                "routed directly; the others go through the vxlan device",
+                direct, asked);
     }
     VxlanEntries e;
     e.routes.reserve(leases.size());
@@ -487,7 +498,7 @@ private:
           forget_direct(*c.previous);
         }
         if (!c.removed && !is_own(c.lease, own.subnet, own.ipv6_subnet)) {
-          ask_direct({&c.lease});
+          (void)ask_direct({&c.lease});
         }
       }
       if (!c.removed) {
