@@ -215,7 +215,13 @@ base::Result<backend::ExternalInterface> external_interface(const config::Option
   eo.public_ipv6 = o.public_ipv6;
   eo.ipv4 = cfg.enable_ipv4;
   eo.ipv6 = cfg.enable_ipv6;
-  auto snapshot = kernel::read_iface_snapshot(netlink, kernel::ext_iface_needs_routes(eo));
+  std::optional<kernel::IpAddr> can_reach;
+  if (auto target = kernel::parse_ip(o.iface_can_reach);
+      !o.iface_can_reach.empty() && target.ok()) {
+    can_reach = *target; // a bad one is named by select_ext_iface
+  }
+  auto snapshot =
+      kernel::read_iface_snapshot(netlink, kernel::ext_iface_needs_routes(eo), can_reach);
   if (!snapshot.ok()) {
     return snapshot.status();
   }

@@ -1,6 +1,9 @@
 #include "kernel/ext_iface.h"
 
+#include <linux/if_addr.h>
+
 #include <algorithm>
+#include <iterator>
 #include <regex>
 
 #include <fmt/format.h>
@@ -25,13 +28,39 @@ const Iface* by_index(const IfaceSnapshot& s, int index) {
 }
 
 const Iface* by_ip(const IfaceSnapshot& s, const IpAddr& ip) {
+  const auto has = [&ip](const std::vector<IpAddr>& addrs) {
+    return std::find(addrs.begin(), addrs.end(), ip) != addrs.end();
+  };
   for (const auto& i : s.ifaces) {
-    const auto& addrs = ip.index() == 0 ? i.v4 : i.v6;
-    if (std::find(addrs.begin(), addrs.end(), ip) != addrs.end()) {
+    if (has(ip.index() == 0 ? i.v4 : i.v6) || has(ip.index() == 0 ? i.all_v4 : i.all_v6)) {
       return &i;
     }
   }
   return nullptr;
+}
+
+bool is_link_local(const IpAddr& a) {
+  if (a.index() == 1) {
+    return is_link_local_v6(a);
+  }
+  return (std::get<0>(a).value() >> 16) == 0xa9fe; // 169.254.0.0/16
+}
+
+// Go's net.IP.IsGlobalUnicast: not unspecified, loopback, multicast, link-local or (IPv4) the
+// limited broadcast address.
+bool is_global_unicast(const IpAddr& a) {
+  if (is_link_local(a)) {
+    return false;
+  }
+  if (a.index() == 0) {
+    const std::uint32_t v = std::get<0>(a).value();
+    return v != 0 && (v >> 24) != 127 && (v >> 28) != 0xe && v != 0xffffffffu;
+  }
+  const auto& b = std::get<1>(a).bytes();
+  const bool unspecified = std::all_of(b.begin(), b.end(), [](std::uint8_t x) { return x == 0; });
+  const bool loopback =
+      std::all_of(b.begin(), b.end() - 1, [](std::uint8_t x) { return x == 0; }) && b[15] == 1;
+  return !unspecified && !loopback && b[0] != 0xff;
 }
 
 std::optional<IpAddr> match_ip(const std::regex& re, const std::vector<IpAddr>& addrs) {
@@ -152,17 +181,21 @@ base::Result<ExternalInterface> lookup(const std::string& name_or_ip, const std:
     if (!target.ok()) {
       return base::invalid_argument("--iface-can-reach: " + target.status().message());
     }
-    auto route = lookup_route(s.routes, *target);
-    if (!route) {
-      return base::not_found("no route to " + can_reach);
+    // As flanneld's GetInterfaceBySpecificIPRouting: the interface of the kernel's route to the
+    // target (policy rules included), and the source address the kernel prefers on it.
+    if (s.can_reach_dst != *target) {
+      return base::internal_error("--iface-can-reach: the kernel was not asked for a route to " +
+                                  can_reach);
     }
-    iface = by_index(s, route->ifindex);
+    if (!s.can_reach) {
+      return base::not_found("couldn't look up a route to " + can_reach);
+    }
+    iface = by_index(s, s.can_reach->ifindex);
     if (iface == nullptr) {
       return base::not_found(fmt::format("route to {} uses unknown link", can_reach));
     }
-    const auto& addrs = target->index() == 0 ? iface->v4 : iface->v6;
-    if (!addrs.empty()) {
-      (target->index() == 0 ? addr : addr6) = addrs.front();
+    if (s.can_reach->src && s.can_reach->src->index() == target->index()) {
+      (target->index() == 0 ? addr : addr6) = *s.can_reach->src;
     }
   } else {
     auto v4 = default_iface(s, stack == Stack::kV6);
@@ -271,10 +304,40 @@ base::Result<ExternalInterface> select_ext_iface(const ExtIfaceOptions& o, const
 }
 
 bool ext_iface_needs_routes(const ExtIfaceOptions& o) {
-  return (o.iface.empty() && o.iface_regex.empty()) || !o.iface_can_reach.empty();
+  return o.iface.empty() && o.iface_regex.empty() && o.iface_can_reach.empty();
 }
 
-base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink, bool with_routes) {
+std::vector<IpAddr> preferred_addresses(const std::vector<AddrInfo>& addrs) {
+  struct Ranked {
+    IpAddr ip;
+    int rank[3];
+  };
+  std::vector<Ranked> ranked;
+  for (const AddrInfo& a : addrs) {
+    const IpAddr ip = ip_of(a.local);
+    const bool link_local = is_link_local(ip);
+    if ((a.flags & IFA_F_DEPRECATED) != 0 || !(is_global_unicast(ip) || link_local) ||
+        (link_local && ip.index() == 1)) {
+      continue;
+    }
+    ranked.push_back({ip,
+                      {link_local ? 1 : 0, (a.flags & IFA_F_PERMANENT) != 0 ? 0 : 1,
+                       (a.flags & IFA_F_TEMPORARY) != 0 ? 1 : 0}});
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    return std::lexicographical_compare(std::begin(a.rank), std::end(a.rank), std::begin(b.rank),
+                                        std::end(b.rank));
+  });
+  std::vector<IpAddr> out;
+  out.reserve(ranked.size());
+  for (const Ranked& r : ranked) {
+    out.push_back(r.ip);
+  }
+  return out;
+}
+
+base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink, bool with_routes,
+                                                const std::optional<IpAddr>& can_reach) {
   auto links = netlink.list_links();
   if (!links.ok()) {
     return links.status();
@@ -296,18 +359,23 @@ base::Result<IfaceSnapshot> read_iface_snapshot(Netlink& netlink, bool with_rout
     i.index = l.index;
     i.name = l.name;
     i.mtu = l.mtu;
+    std::vector<AddrInfo> v4;
+    std::vector<AddrInfo> v6;
     for (const auto& a : *addrs) {
       if (a.ifindex != l.index) {
         continue;
       }
       const IpAddr ip = ip_of(a.local);
-      if (ip.index() == 0) {
-        i.v4.push_back(ip);
-      } else if (!is_link_local_v6(ip)) {
-        i.v6.push_back(ip);
-      }
+      (ip.index() == 0 ? i.all_v4 : i.all_v6).push_back(ip);
+      (ip.index() == 0 ? v4 : v6).push_back(a);
     }
+    i.v4 = preferred_addresses(v4);
+    i.v6 = preferred_addresses(v6);
     s.ifaces.push_back(std::move(i));
+  }
+  if (can_reach) {
+    s.can_reach_dst = can_reach;
+    s.can_reach = netlink.route_get({*can_reach}).front();
   }
   std::sort(s.ifaces.begin(), s.ifaces.end(),
             [](const Iface& a, const Iface& b) { return a.index < b.index; });

@@ -20,10 +20,10 @@ Route default_route(int ifindex, const char* dst = "0.0.0.0/0", int metric = 0) 
 IfaceSnapshot snapshot() {
   IfaceSnapshot s;
   s.ifaces = {
-      Iface{1, "lo", 65536, {ip("127.0.0.1")}, {ip("::1")}},
-      Iface{2, "eth0", 1500, {ip("192.168.1.10"), ip("192.168.1.11")}, {ip("fd00::10")}},
-      Iface{3, "eth1", 9000, {ip("10.0.0.5")}, {}},
-      Iface{4, "ens5", 1450, {}, {ip("fd01::5")}},
+      Iface{1, "lo", 65536, {ip("127.0.0.1")}, {ip("::1")}, {}, {}},
+      Iface{2, "eth0", 1500, {ip("192.168.1.10"), ip("192.168.1.11")}, {ip("fd00::10")}, {}, {}},
+      Iface{3, "eth1", 9000, {ip("10.0.0.5")}, {}, {}, {}},
+      Iface{4, "ens5", 1450, {}, {ip("fd01::5")}, {}, {}},
   };
   s.routes = {default_route(2), default_route(3, "0.0.0.0/0", 100), default_route(2, "::/0"),
               default_route(3, "10.0.0.0/24")};
@@ -43,8 +43,8 @@ TEST(ExtIface, RoutesAreReadOnlyWhenTheChoiceCanDependOnThem) {
   EXPECT_TRUE(ext_iface_needs_routes(ExtIfaceOptions{})); // the default route's interface
   ExtIfaceOptions reach;
   reach.iface = {"eth0"};
-  reach.iface_can_reach = "10.0.0.1"; // tried after the names
-  EXPECT_TRUE(ext_iface_needs_routes(reach));
+  reach.iface_can_reach = "10.0.0.1"; // asks the kernel for its own route instead
+  EXPECT_FALSE(ext_iface_needs_routes(reach));
   ExtIfaceOptions pub;
   pub.public_ip = "10.0.0.5";
   EXPECT_TRUE(ext_iface_needs_routes(pub));
@@ -124,16 +124,94 @@ TEST(ExtIface, IfacesAreTriedBeforeRegexes) {
   EXPECT_EQ(r->iface.name, "eth1");
 }
 
-TEST(ExtIface, CanReachUsesTheRoutingTable) {
+TEST(ExtIface, CanReachUsesTheKernelsRouteAndTheSourceItPrefers) {
+  // As flanneld (RouteGet): the route's interface, and its source address rather than the
+  // interface's first.
   ExtIfaceOptions o;
   o.iface_can_reach = "10.0.0.77";
-  auto r = select_ext_iface(o, snapshot());
-  ASSERT_TRUE(r.ok());
+  IfaceSnapshot s = snapshot();
+  s.can_reach_dst = ip("10.0.0.77");
+  s.can_reach = RouteAnswer{3, false, std::nullopt, ip("10.0.0.5")};
+  auto r = select_ext_iface(o, s);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->iface.name, "eth1");
+  EXPECT_EQ(r->iface_addr, ip("10.0.0.5"));
   o.iface_can_reach = "8.8.8.8";
-  r = select_ext_iface(o, snapshot());
+  s.can_reach_dst = ip("8.8.8.8");
+  s.can_reach = RouteAnswer{2, true, ip("192.168.1.1"), ip("192.168.1.11")};
+  r = select_ext_iface(o, s);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->iface.name, "eth0");
+  EXPECT_EQ(r->iface_addr, ip("192.168.1.11"));
+  EXPECT_EQ(r->ext_addr, ip("192.168.1.11"));
+  s.can_reach = RouteAnswer{2, true, ip("192.168.1.1"), std::nullopt}; // no source: the first
+  r = select_ext_iface(o, s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->iface_addr, ip("192.168.1.10"));
+  s.can_reach.reset(); // the kernel has no route
+  r = select_ext_iface(o, s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("route to 8.8.8.8"), std::string::npos)
+      << r.status().message();
+  o.iface_can_reach = "not-an-ip";
+  r = select_ext_iface(o, s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not-an-ip"), std::string::npos) << r.status().message();
+}
+
+AddrInfo addr(const char* net, std::uint32_t flags) {
+  return AddrInfo{2, *parse_net(net), 0, flags};
+}
+
+TEST(ExtIface, AddressesInFlanneldsOrderOfPreference) {
+  // flanneld's compareAddrs: global before link-local, permanent before dynamic, non-temporary
+  // (for IPv4 non-secondary) before temporary; kernel order between equals. Deprecated addresses,
+  // loopback and IPv6 link-local ones are not used.
+  constexpr std::uint32_t kPermanent = 0x80, kSecondary = 0x01, kDeprecated = 0x20;
+  const auto v4 = preferred_addresses({
+      addr("169.254.3.3/16", kPermanent),             // link-local: last
+      addr("10.0.0.5/24", 0),                         // DHCP (a lifetime): after the permanent ones
+      addr("10.0.0.100/24", kPermanent | kSecondary), // a permanent secondary
+      addr("10.0.0.6/24", kPermanent),                // permanent primary: first
+      addr("10.0.0.7/24", kDeprecated | kPermanent),  // deprecated: dropped
+      addr("127.0.0.1/8", kPermanent),                // loopback: dropped
+      addr("10.0.0.8/24", 0),                         // DHCP, after 10.0.0.5 (kernel order)
+  });
+  std::vector<std::string> got;
+  for (const auto& a : v4) {
+    got.push_back(to_string(a));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"10.0.0.6", "10.0.0.100", "10.0.0.5", "10.0.0.8",
+                                           "169.254.3.3"}));
+  const auto v6 = preferred_addresses({
+      addr("fe80::1/64", kPermanent),
+      addr("2001:db8::aaaa/64", kSecondary), // temporary (privacy) address
+      addr("2001:db8::1/64", 0),             // SLAAC
+      addr("fd00::1/64", kPermanent),
+      addr("2001:db8::dead/64", kDeprecated),
+  });
+  got.clear();
+  for (const auto& a : v6) {
+    got.push_back(to_string(a));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"fd00::1", "2001:db8::1", "2001:db8::aaaa"}));
+}
+
+TEST(ExtIface, AnAddressNamedOutrightMayBeOneNotPreferred) {
+  // --iface=<ip> (and --public-ip's interface) match every address, as flanneld's
+  // GetInterfaceByIP; the first preferred one is still the default.
+  IfaceSnapshot s = snapshot();
+  s.ifaces[2].all_v4 = {ip("10.0.0.5"), ip("10.0.0.9")}; // 10.0.0.9 deprecated, say
+  ExtIfaceOptions o;
+  o.iface = {"10.0.0.9"};
+  auto r = select_ext_iface(o, s);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->iface.name, "eth1");
+  EXPECT_EQ(r->iface_addr, ip("10.0.0.9"));
+  o.iface = {"eth1"};
+  r = select_ext_iface(o, s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->iface_addr, ip("10.0.0.5"));
 }
 
 TEST(ExtIface, DualStackNeedsTheSameDefaultInterface) {

@@ -2,6 +2,17 @@
 
 namespace weft::kernel {
 
+std::vector<int> Netlink::direct_links(const std::vector<IpAddr>& addrs) {
+  const std::vector<std::optional<RouteAnswer>> answers = route_get(addrs);
+  std::vector<int> out(addrs.size(), 0);
+  for (std::size_t i = 0; i < out.size() && i < answers.size(); ++i) {
+    if (answers[i] && !answers[i]->via) {
+      out[i] = answers[i]->ifindex;
+    }
+  }
+  return out;
+}
+
 std::optional<Route> lookup_route(const std::vector<Route>& routes, const IpAddr& dst) {
   const Route* best = nullptr;
   for (const Route& r : routes) {

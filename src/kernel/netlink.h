@@ -48,12 +48,15 @@ public:
   virtual base::Status set_mtu(int ifindex, int mtu) = 0;
   virtual base::Status set_up(int ifindex) = 0;
 
-  // For each address, the interface the kernel sends it out of when its route there has no next
-  // hop (the address is on a network attached to this node: `ip route get` shows no "via"); 0
-  // when the route goes via a gateway, is not unicast, or there is none. flanneld's DirectRouting
-  // test (ip.DirectRouting: RouteGet gives one route, without a gateway), for many addresses at
-  // once: one RTM_GETROUTE each, pipelined.
-  virtual std::vector<int> direct_links(const std::vector<IpAddr>& addrs) = 0;
+  // The kernel's answer to `ip route get <addr>` for each address (policy rules included), or
+  // nullopt where it has no unicast route to give (no route, a blackhole, a local address). One
+  // RTM_GETROUTE each, pipelined.
+  virtual std::vector<std::optional<RouteAnswer>> route_get(const std::vector<IpAddr>& addrs) = 0;
+
+  // For each address, the interface the kernel sends it out of when that route has no next hop
+  // (the address is on a network attached to this node: `ip route get` shows no "via"), else 0.
+  // flanneld's DirectRouting test (ip.DirectRouting: RouteGet gives one route, no gateway).
+  std::vector<int> direct_links(const std::vector<IpAddr>& addrs);
 
   // Addresses of every link (family AF_INET, AF_INET6 or AF_UNSPEC).
   virtual base::Result<std::vector<AddrInfo>> list_addresses(int family) = 0;

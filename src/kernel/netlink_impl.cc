@@ -857,9 +857,9 @@ base::Status NetlinkImpl::set_up(int ifindex) {
   return {};
 }
 
-std::vector<int> NetlinkImpl::direct_links(const std::vector<IpAddr>& addrs) {
+std::vector<std::optional<RouteAnswer>> NetlinkImpl::route_get(const std::vector<IpAddr>& addrs) {
   std::lock_guard lock(mu_);
-  std::vector<int> out(addrs.size(), 0);
+  std::vector<std::optional<RouteAnswer>> out(addrs.size());
   auto build = [&](std::size_t i) {
     MsgPtr msg(nlmsg_alloc_simple(RTM_GETROUTE, 0));
     const NlAddrPtr dst = to_nl(addrs[i]);
@@ -875,8 +875,6 @@ std::vector<int> NetlinkImpl::direct_links(const std::vector<IpAddr>& addrs) {
     }
     return msg;
   };
-  // The kernel's answer is the route it would use: direct when unicast, out of a device, and
-  // with neither a gateway nor (IPv4 over an IPv6 next hop) a via.
   auto on_reply = [&](std::size_t i, const nlmsghdr* h) {
     if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) {
       return;
@@ -885,27 +883,54 @@ std::vector<int> NetlinkImpl::direct_links(const std::vector<IpAddr>& addrs) {
     if (rtm->rtm_type != RTN_UNICAST) {
       return;
     }
-    int oif = 0;
-    bool via = false;
+    const auto addr_of = [&](const rtattr* a) -> std::optional<IpAddr> {
+      if (rtm->rtm_family == AF_INET && RTA_PAYLOAD(a) == 4) {
+        const auto* b = static_cast<const std::uint8_t*>(RTA_DATA(a));
+        return IpAddr{net::Ip4Addr((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
+                                   (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]})};
+      }
+      if (rtm->rtm_family == AF_INET6 && RTA_PAYLOAD(a) == 16) {
+        std::array<std::uint8_t, 16> b{};
+        std::memcpy(b.data(), RTA_DATA(a), b.size());
+        return IpAddr{net::Ip6Addr(b)};
+      }
+      return std::nullopt;
+    };
+    RouteAnswer answer;
     int len = static_cast<int>(RTM_PAYLOAD(h));
     for (const rtattr* a = RTM_RTA(rtm); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-      if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(std::uint32_t)) {
-        std::uint32_t v = 0;
-        std::memcpy(&v, RTA_DATA(a), sizeof v);
-        oif = static_cast<int>(v);
-      } else if (a->rta_type == RTA_GATEWAY || a->rta_type == RTA_VIA ||
-                 a->rta_type == RTA_MULTIPATH) {
-        via = true;
+      switch (a->rta_type) {
+      case RTA_OIF:
+        if (RTA_PAYLOAD(a) >= sizeof(std::uint32_t)) {
+          std::uint32_t v = 0;
+          std::memcpy(&v, RTA_DATA(a), sizeof v);
+          answer.ifindex = static_cast<int>(v);
+        }
+        break;
+      case RTA_GATEWAY:
+        answer.via = true;
+        answer.gateway = addr_of(a);
+        break;
+      case RTA_VIA:
+      case RTA_MULTIPATH:
+        answer.via = true;
+        break;
+      case RTA_PREFSRC:
+        answer.src = addr_of(a);
+        break;
+      default:
+        break;
       }
     }
-    out[i] = via ? 0 : oif;
+    if (answer.ifindex > 0) {
+      out[i] = answer;
+    }
   };
-  // An address with no route (ENETUNREACH and the like) is simply not direct, as in flanneld
-  // (which logs the lookup's error and uses the vxlan device).
+  // An address the kernel has no route for (ENETUNREACH and the like) has no answer.
   std::vector<State::Failure> failures;
   (void)state_->transact_acks(addrs.size(), false, build, failures, on_reply);
   for (const auto& f : failures) {
-    out[f.i] = 0;
+    out[f.i].reset();
   }
   return out;
 }
@@ -934,6 +959,7 @@ base::Result<std::vector<AddrInfo>> NetlinkImpl::list_addresses(int family) {
     info.local = ip->index() == 0 ? IpNet{net::Ip4Net(std::get<0>(*ip), len)}
                                   : IpNet{net::Ip6Net(std::get<1>(*ip), len)};
     info.scope = rtnl_addr_get_scope(a);
+    info.flags = rtnl_addr_get_flags(a);
     out.push_back(info);
   });
   return out;

@@ -33,7 +33,7 @@ public:
   base::Status delete_link(int ifindex) override;
   base::Status set_mtu(int ifindex, int mtu) override;
   base::Status set_up(int ifindex) override;
-  std::vector<int> direct_links(const std::vector<IpAddr>& addrs) override;
+  std::vector<std::optional<RouteAnswer>> route_get(const std::vector<IpAddr>& addrs) override;
   base::Result<std::vector<AddrInfo>> list_addresses(int family) override;
   base::Status add_address(const AddrInfo& addr) override;
   base::Status delete_address(const AddrInfo& addr) override;

@@ -79,8 +79,8 @@ public:
   base::Status delete_link(int) override { return base::internal_error("x"); }
   base::Status set_mtu(int, int) override { return base::internal_error("x"); }
   base::Status set_up(int) override { return base::internal_error("x"); }
-  std::vector<int> direct_links(const std::vector<IpAddr>& addrs) override {
-    return std::vector<int>(addrs.size(), 0);
+  std::vector<std::optional<RouteAnswer>> route_get(const std::vector<IpAddr>& addrs) override {
+    return std::vector<std::optional<RouteAnswer>>(addrs.size());
   }
   base::Result<std::vector<AddrInfo>> list_addresses(int) override {
     return base::internal_error("x");

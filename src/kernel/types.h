@@ -105,9 +105,18 @@ struct LinkInfo {
 
 struct AddrInfo {
   int ifindex = 0;
-  IpNet local;   // address with its prefix length
-  int scope = 0; // RT_SCOPE_UNIVERSE (0), RT_SCOPE_LINK (253), RT_SCOPE_HOST (254)
+  IpNet local;             // address with its prefix length
+  int scope = 0;           // RT_SCOPE_UNIVERSE (0), RT_SCOPE_LINK (253), RT_SCOPE_HOST (254)
+  std::uint32_t flags = 0; // IFA_F_* as listed (permanent, temporary/secondary, deprecated...)
   friend bool operator==(const AddrInfo&, const AddrInfo&) = default;
+};
+
+// The route the kernel would use to reach one address (an RTM_GETROUTE answer).
+struct RouteAnswer {
+  int ifindex = 0;
+  bool via = false;              // through a next hop (a gateway, an RTA_VIA, several paths)
+  std::optional<IpAddr> gateway; // that gateway, when a plain one
+  std::optional<IpAddr> src;     // the source address the kernel prefers
 };
 
 struct VxlanSpec {

@@ -452,6 +452,35 @@ TEST_F(NetlinkTest, DirectLinksAnswerAsIpRouteGetWithoutAGateway) {
   EXPECT_TRUE(nl_->direct_links({}).empty());
 }
 
+TEST_F(NetlinkTest, InterfaceAddressesInFlanneldsOrderOfPreference) {
+  // From the kernel's own flags: the permanent primary first, a permanent secondary next, an
+  // address with a lifetime (as DHCP gives) after them, a deprecated one not at all, though
+  // --iface may still name it.
+  ASSERT_EQ(ns_->sh("ip addr add 192.168.77.20/24 dev veth0 valid_lft 1000 preferred_lft 1000 && "
+                    "ip addr add 192.168.77.9/24 dev veth0 && "
+                    "ip addr add 192.168.77.30/24 dev veth0 preferred_lft 0")
+                .exit_code,
+            0);
+  auto snap = read_iface_snapshot(*nl_, false);
+  ASSERT_TRUE(snap.ok()) << snap.status().to_string();
+  const Iface* veth = nullptr;
+  for (const auto& i : snap->ifaces) {
+    veth = i.name == "veth0" ? &i : veth;
+  }
+  ASSERT_NE(veth, nullptr);
+  std::vector<std::string> got;
+  for (const auto& a : veth->v4) {
+    got.push_back(to_string(a));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"192.168.77.1", "192.168.77.9", "192.168.77.20"}));
+  EXPECT_EQ(veth->all_v4.size(), 4u);
+  ExtIfaceOptions named;
+  named.iface = {"192.168.77.30"};
+  auto ext = select_ext_iface(named, *snap);
+  ASSERT_TRUE(ext.ok()) << ext.status().to_string();
+  EXPECT_EQ(ext->iface_addr, *parse_ip("192.168.77.30"));
+}
+
 TEST_F(NetlinkTest, ExternalInterfaceSelection) {
   ASSERT_EQ(ns_->sh("ip route add default via 192.168.77.2 dev veth0").exit_code, 0);
   ASSERT_EQ(ns_->sh("ip addr add 192.168.77.9/24 dev veth0").exit_code, 0);
@@ -473,12 +502,24 @@ TEST_F(NetlinkTest, ExternalInterfaceSelection) {
   ASSERT_TRUE(ext.ok());
   EXPECT_EQ(ext->iface.name, "veth0");
   EXPECT_EQ(ext->iface_addr, *parse_ip("192.168.77.9"));
+  // --iface-can-reach: the kernel's route and the source it prefers, here the address on the
+  // target's subnet rather than the interface's first.
+  ASSERT_EQ(ns_->sh("ip addr add 10.66.0.1/24 dev veth0").exit_code, 0);
   ExtIfaceOptions reach;
   reach.iface_regex = {"^nothing$"};
-  reach.iface_can_reach = "192.168.77.200";
-  ext = select_ext_iface(reach, *snap);
-  ASSERT_TRUE(ext.ok());
+  reach.iface_can_reach = "10.66.0.50";
+  auto reach_snap = read_iface_snapshot(*nl_, false, parse_ip("10.66.0.50").value());
+  ASSERT_TRUE(reach_snap.ok());
+  ext = select_ext_iface(reach, *reach_snap);
+  ASSERT_TRUE(ext.ok()) << ext.status().to_string();
   EXPECT_EQ(ext->iface.name, "veth0");
+  EXPECT_EQ(ext->iface_addr, *parse_ip("10.66.0.1"));
+  reach.iface_can_reach = "10.67.0.1"; // no route (the default goes via 192.168.77.2, though)
+  ASSERT_EQ(ns_->sh("ip route del default").exit_code, 0);
+  reach_snap = read_iface_snapshot(*nl_, false, parse_ip("10.67.0.1").value());
+  ASSERT_TRUE(reach_snap.ok());
+  EXPECT_FALSE(select_ext_iface(reach, *reach_snap).ok());
+  ASSERT_EQ(ns_->sh("ip route add default via 192.168.77.2 dev veth0").exit_code, 0);
   ExtIfaceOptions v6;
   v6.ipv6 = true; // dual stack without a default IPv6 route
   EXPECT_FALSE(select_ext_iface(v6, *snap).ok());
