@@ -346,6 +346,10 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     WEFT_INFO("stopped before startup completed");
     return 0;
   }
+  if (auto st = check_br_netfilter(*cfg); !st.ok()) {
+    WEFT_ERROR("{}", st.message());
+    return 1;
+  }
   // The acquire's etcd lease is granted while the interface and the backend are set up. Not
   // earlier: a daemon failing on its config would leave a 24-hour etcd lease per restart.
   (*store)->grant_ahead();
@@ -499,12 +503,57 @@ int run_daemon(const config::Options& o, std::stop_token stop) {
     });
   }
 
+  // --ip-blackhole-route, as flanneld (for setups without the bridge CNI plugin, e.g. Canal): a
+  // blackhole route for the lease's subnets, tried every --iptables-resync seconds from one
+  // period after the start. Where a route for the subnet exists already (the bridge's own, or
+  // the blackhole) the kernel keeps it as it is.
+  std::jthread blackhole_thread;
+  if (o.ip_blackhole_route) {
+    blackhole_thread = std::jthread([&](std::stop_token st) {
+      std::map<std::string, std::string> last; // subnet -> what was last said of it
+      while (store::sleep_for(st, seconds(std::max(1, o.iptables_resync)))) {
+        lease::Lease l;
+        {
+          std::lock_guard lock(own_mu);
+          l = current;
+        }
+        std::vector<kernel::IpNet> subnets;
+        if (cfg->enable_ipv4 && l.subnet) {
+          subnets.emplace_back(*l.subnet);
+        }
+        if (cfg->enable_ipv6 && l.ipv6_subnet) {
+          subnets.emplace_back(*l.ipv6_subnet);
+        }
+        for (const kernel::IpNet& dst : subnets) {
+          const base::Status added = (*netlink)->add_blackhole(dst);
+          const std::string key = kernel::to_string(dst);
+          std::string said = added.ok() ? "added" : added.message();
+          if (added.code() == base::Code::kConflict) {
+            said = "present";
+          }
+          if (last[key] == said) {
+            continue;
+          }
+          last[key] = said;
+          if (added.ok()) {
+            WEFT_INFO("added a blackhole route for {} (--ip-blackhole-route)", key);
+          } else if (said == "present") {
+            WEFT_VLOG(1, "--ip-blackhole-route: a route for {} is there already", key);
+          } else {
+            WEFT_WARN("--ip-blackhole-route: {}", added.message());
+          }
+        }
+      }
+    });
+  }
+
   std::mutex wait_mu;
   std::condition_variable_any wait_cv;
   std::unique_lock lock(wait_mu);
   wait_cv.wait(lock, stop, [] { return false; });
   WEFT_INFO("shutting down; routes, rules and the lease stay in place (as flanneld)");
   rules_thread = {};
+  blackhole_thread = {};
   keep_thread = {};
   watch_thread = {};
   reconcile_thread = {};

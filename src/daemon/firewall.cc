@@ -1,7 +1,12 @@
 #include "daemon/firewall.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <cerrno>
 #include <mutex>
+#include <string>
+#include <utility>
 
 #include "base/log.h"
 #include "kernel/iptables_manager.h"
@@ -123,6 +128,25 @@ base::Result<std::unique_ptr<Firewall>> make_firewall(const config::Options& opt
     }
   }
   return std::unique_ptr<Firewall>(std::make_unique<RuleFirewall>(std::move(engine), base));
+}
+
+base::Status check_br_netfilter(const config::NetConfig& config, const std::string& proc_sys) {
+  if (config.enable_nftables) {
+    return {};
+  }
+  for (const auto& [on, file] : {std::pair{config.enable_ipv4, "bridge-nf-call-iptables"},
+                                 std::pair{config.enable_ipv6, "bridge-nf-call-ip6tables"}}) {
+    const std::string path = proc_sys + "/net/bridge/" + file;
+    struct stat st {};
+    if (on && ::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      return base::invalid_argument(
+          path + " does not exist: the br_netfilter module is not loaded, so traffic between "
+                 "pods on this node's bridge would bypass iptables (Services, network policy). "
+                 "Load it (modprobe br_netfilter, and list it in /etc/modules-load.d/), or use "
+                 "\"EnableNFTables\": true. flanneld refuses to start here too");
+    }
+  }
+  return {};
 }
 
 } // namespace weft::daemon

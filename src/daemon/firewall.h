@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "base/status.h"
 #include "config/net_config.h"
@@ -23,5 +24,12 @@ public:
 
 base::Result<std::unique_ptr<Firewall>> make_firewall(const config::Options& options,
                                                       const config::NetConfig& config);
+
+// flanneld's start-up check in iptables mode: the bridge netfilter hooks (the br_netfilter
+// module) must be there for each enabled family, or traffic between pods on the node's bridge
+// would bypass iptables (kube-proxy's Services, network policy). An error names the missing file
+// and the fix. Nothing is checked with EnableNFTables. `proc_sys` is /proc/sys but in tests.
+base::Status check_br_netfilter(const config::NetConfig& config,
+                                const std::string& proc_sys = "/proc/sys");
 
 } // namespace weft::daemon

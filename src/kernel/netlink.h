@@ -27,6 +27,11 @@ public:
   // Deletes matching table, destination, metric, protocol and next hop.
   virtual std::vector<base::Status> delete_routes(const std::vector<Route>& routes) = 0;
 
+  // A blackhole route to `dst` in the main table, as flanneld's --ip-blackhole-route adds it
+  // (protocol boot, metric 0). Conflict when a route with that destination and metric exists
+  // already: a blackhole added before, or, for IPv4, the connected route of the node's bridge.
+  virtual base::Status add_blackhole(const IpNet& dst) = 0;
+
   // Permanent IPv4/IPv6 neighbours on a link.
   virtual base::Result<std::vector<Neighbour>> list_neighbours(int ifindex) = 0;
   virtual std::vector<base::Status> replace_neighbours(const std::vector<Neighbour>& n) = 0;

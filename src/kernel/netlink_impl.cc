@@ -575,6 +575,22 @@ std::vector<base::Status> NetlinkImpl::delete_routes(const std::vector<Route>& r
   });
 }
 
+base::Status NetlinkImpl::add_blackhole(const IpNet& dst) {
+  std::lock_guard lock(mu_);
+  RoutePtr r(rtnl_route_alloc());
+  auto d = to_nl(dst);
+  rtnl_route_set_family(r.get(), static_cast<std::uint8_t>(family_of(dst)));
+  rtnl_route_set_table(r.get(), kMainTable);
+  rtnl_route_set_dst(r.get(), d.get());
+  rtnl_route_set_type(r.get(), RTN_BLACKHOLE);
+  rtnl_route_set_protocol(r.get(), static_cast<std::uint8_t>(kFlannelRouteProtocol));
+  rtnl_route_set_scope(r.get(), RT_SCOPE_UNIVERSE);
+  if (int rc = rtnl_route_add(state_->sock.get(), r.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0) {
+    return from_nl(rc, "adding blackhole route " + to_string(dst));
+  }
+  return {};
+}
+
 base::Result<std::vector<Neighbour>> NetlinkImpl::list_neighbours(int ifindex) {
   std::lock_guard lock(mu_);
   nl_cache* raw = nullptr;

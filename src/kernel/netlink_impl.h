@@ -20,6 +20,7 @@ public:
                                                std::optional<int> protocol) override;
   std::vector<base::Status> replace_routes(const std::vector<Route>& routes) override;
   std::vector<base::Status> delete_routes(const std::vector<Route>& routes) override;
+  base::Status add_blackhole(const IpNet& dst) override;
   base::Result<std::vector<Neighbour>> list_neighbours(int ifindex) override;
   std::vector<base::Status> replace_neighbours(const std::vector<Neighbour>& n) override;
   std::vector<base::Status> delete_neighbours(const std::vector<Neighbour>& n) override;

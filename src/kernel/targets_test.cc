@@ -79,6 +79,7 @@ public:
   base::Status delete_link(int) override { return base::internal_error("x"); }
   base::Status set_mtu(int, int) override { return base::internal_error("x"); }
   base::Status set_up(int) override { return base::internal_error("x"); }
+  base::Status add_blackhole(const IpNet&) override { return base::internal_error("x"); }
   std::vector<std::optional<RouteAnswer>> route_get(const std::vector<IpAddr>& addrs) override {
     return std::vector<std::optional<RouteAnswer>>(addrs.size());
   }

@@ -5,7 +5,8 @@
 # stack with the backend's DirectRouting, so nodes on the segment route to each other directly)
 # Checks: every pod pings every other pod; masquerade rules equal flanneld's text; a route deleted
 # by hand comes back; a deleted lease disappears from the other nodes; kill -9 and restart keeps
-# the subnet and leaves no duplicates. Runs as root; touches only namespaces it creates.
+# the subnet and leaves no duplicates; --ip-blackhole-route's routes. Runs as root; touches only
+# namespaces it creates.
 set -uo pipefail
 WEFTD=$1
 BACKEND=$2
@@ -310,6 +311,36 @@ kill9_restart_keeps_subnet() {
 }
 check "kill -9 and restart keeps the subnet and the lease count (and removes leftover nftables tables)" kill9_restart_keeps_subnet
 check "no duplicate routes on any node" no_duplicates 2
+
+# --ip-blackhole-route (flanneld's, meant for setups without the bridge plugin): node 1, restarted
+# with it, gets a blackhole route for its IPv6 subnet (below its bridge's own route, which keeps
+# the pods reachable) and none for its IPv4 subnet, whose place the bridge's route holds already.
+blackhole_route() {
+  cluster_weftd_stop 1 TERM
+  cluster_weftd_start 1 "${weftd_args[@]}" --ip-blackhole-route
+  until_ok 20 cluster_exec n1 curl -sf http://127.0.0.1:8081/readyz || return 1
+  local v4 v6 holes
+  v4=$(subnet_of 1)
+  if [ "$V6" = 1 ]; then
+    v6=$(cluster_subnet_env 1 FLANNEL_IPV6_SUBNET)
+    v6="${v6%::*}::/${v6#*/}"
+    until_ok 10 eval 'cluster_exec n1 ip -6 route show type blackhole | grep -q "^blackhole $v6"' ||
+      { echo "n1 has no blackhole route for $v6" >&2; return 1; }
+    until_ok 10 ping_all -6 cluster_pod_ip6 || { echo "IPv6 pods unreachable" >&2; return 1; }
+  else
+    sleep 2.5 # two --iptables-resync periods: the attempts were made
+  fi
+  holes=$(cluster_exec n1 ip route show type blackhole)
+  [ -z "$holes" ] || { echo "n1 IPv4 blackholes: $holes (its subnet is $v4)" >&2; return 1; }
+  # The IPv4 attempt found the bridge's route: nothing to warn about.
+  ! grep -E "^[WE].*blackhole" "$CLUSTER_DIR/n1/weftd.log" >&2 || return 1
+  until_ok 10 ping_all -4 cluster_pod_ip
+}
+if [ "$V6" = 1 ]; then
+  check "with --ip-blackhole-route a node's IPv6 subnet gets a blackhole below its bridge route" blackhole_route
+else
+  check "with --ip-blackhole-route a node's IPv4 subnet, held by its bridge route, gets no blackhole" blackhole_route
+fi
 
 lease_deleted_disappears() {
   local dst key

@@ -452,6 +452,34 @@ TEST_F(NetlinkTest, DirectLinksAnswerAsIpRouteGetWithoutAGateway) {
   EXPECT_TRUE(nl_->direct_links({}).empty());
 }
 
+TEST_F(NetlinkTest, BlackholeRoutesAsFlanneldAddsThem) {
+  ASSERT_TRUE(nl_->add_blackhole(*parse_net("10.244.9.0/24")).ok());
+  ASSERT_TRUE(nl_->add_blackhole(*parse_net("fd00:244:9::/64")).ok());
+  // Protocol boot, as vishvananda/netlink's RouteAdd leaves it (`ip` does not print it).
+  EXPECT_TRUE(
+      contains_text(ns_->exec({"ip", "route", "show", "type", "blackhole", "proto", "boot"}).out,
+                    "blackhole 10.244.9.0/24"));
+  EXPECT_TRUE(contains_text(
+      ns_->exec({"ip", "-6", "route", "show", "type", "blackhole", "proto", "boot"}).out,
+      "blackhole fd00:244:9::/64"));
+  // Again: the kernel keeps the one there (no duplicate), and says so.
+  EXPECT_EQ(nl_->add_blackhole(*parse_net("10.244.9.0/24")).code(), base::Code::kConflict);
+  EXPECT_EQ(count_lines_with(ns_->exec({"ip", "route", "show", "type", "blackhole"}).out,
+                             "10.244.9.0/24"),
+            1);
+  // A subnet whose connected route (a bridge's, here veth0's) is there keeps it.
+  EXPECT_EQ(nl_->add_blackhole(*parse_net("192.168.77.0/24")).code(), base::Code::kConflict);
+  EXPECT_EQ(ns_->exec({"ip", "route", "show", "type", "blackhole", "192.168.77.0/24"}).out, "");
+  EXPECT_TRUE(contains_text(ns_->exec({"ip", "route", "show", "192.168.77.0/24"}).out,
+                            "dev veth0 proto kernel scope link"));
+  // Our route reconcilers leave blackholes alone: they are no pod subnet routes of ours.
+  RouteTarget target(*nl_, AF_INET);
+  target.adopt_flannel_routes_within({*parse_net("10.244.0.0/16")});
+  auto listed = target.list();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+}
+
 TEST_F(NetlinkTest, InterfaceAddressesInFlanneldsOrderOfPreference) {
   // From the kernel's own flags: the permanent primary first, a permanent secondary next, an
   // address with a lifetime (as DHCP gives) after them, a deprecated one not at all, though
