@@ -131,20 +131,20 @@ TEST(ExtIface, CanReachUsesTheKernelsRouteAndTheSourceItPrefers) {
   o.iface_can_reach = "10.0.0.77";
   IfaceSnapshot s = snapshot();
   s.can_reach_dst = ip("10.0.0.77");
-  s.can_reach = RouteAnswer{3, false, std::nullopt, ip("10.0.0.5")};
+  s.can_reach = RouteAnswer{3, false, ip("10.0.0.5")};
   auto r = select_ext_iface(o, s);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->iface.name, "eth1");
   EXPECT_EQ(r->iface_addr, ip("10.0.0.5"));
   o.iface_can_reach = "8.8.8.8";
   s.can_reach_dst = ip("8.8.8.8");
-  s.can_reach = RouteAnswer{2, true, ip("192.168.1.1"), ip("192.168.1.11")};
+  s.can_reach = RouteAnswer{2, true, ip("192.168.1.11")};
   r = select_ext_iface(o, s);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->iface.name, "eth0");
   EXPECT_EQ(r->iface_addr, ip("192.168.1.11"));
   EXPECT_EQ(r->ext_addr, ip("192.168.1.11"));
-  s.can_reach = RouteAnswer{2, true, ip("192.168.1.1"), std::nullopt}; // no source: the first
+  s.can_reach = RouteAnswer{2, true, std::nullopt}; // no source: the first
   r = select_ext_iface(o, s);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->iface_addr, ip("192.168.1.10"));

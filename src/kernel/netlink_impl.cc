@@ -924,9 +924,6 @@ std::vector<std::optional<RouteAnswer>> NetlinkImpl::route_get(const std::vector
         }
         break;
       case RTA_GATEWAY:
-        answer.via = true;
-        answer.gateway = addr_of(a);
-        break;
       case RTA_VIA:
       case RTA_MULTIPATH:
         answer.via = true;

@@ -114,9 +114,8 @@ struct AddrInfo {
 // The route the kernel would use to reach one address (an RTM_GETROUTE answer).
 struct RouteAnswer {
   int ifindex = 0;
-  bool via = false;              // through a next hop (a gateway, an RTA_VIA, several paths)
-  std::optional<IpAddr> gateway; // that gateway, when a plain one
-  std::optional<IpAddr> src;     // the source address the kernel prefers
+  bool via = false;          // through a next hop (a gateway, an RTA_VIA, several paths)
+  std::optional<IpAddr> src; // the source address the kernel prefers
 };
 
 struct VxlanSpec {

@@ -71,6 +71,17 @@ protected:
     veth_ = veth->index;
   }
 
+  // flannel.1 on veth0, as the vxlan backend asks for it.
+  VxlanSpec flannel1() const {
+    VxlanSpec spec;
+    spec.name = "flannel.1";
+    spec.vni = 1;
+    spec.local = *parse_ip("192.168.77.1");
+    spec.underlay_ifindex = veth_;
+    spec.mtu = 1450;
+    return spec;
+  }
+
   Route route(const std::string& dst, const std::string& gw) const {
     Route r;
     r.dst = *parse_net(dst);
@@ -248,12 +259,7 @@ TEST_F(NetlinkTest, FailuresNameTheDeviceAndAnOffLinkNextHopSaysWhy) {
 }
 
 TEST_F(NetlinkTest, VxlanDeviceNeighboursAndFdb) {
-  VxlanSpec spec;
-  spec.name = "flannel.1";
-  spec.vni = 1;
-  spec.local = *parse_ip("192.168.77.1");
-  spec.underlay_ifindex = veth_;
-  spec.mtu = 1450;
+  VxlanSpec spec = flannel1();
   auto link = nl_->ensure_vxlan(spec);
   ASSERT_TRUE(link.ok()) << link.status().to_string();
   EXPECT_EQ(link->name, "flannel.1");
@@ -365,13 +371,8 @@ TEST_F(NetlinkTest, VxlanDeviceAnOldFlanneldMadeWithL2missIsRecreated) {
   ASSERT_EQ(ns_->sh(add + "l2miss l3miss").exit_code, 0);
   auto old = nl_->link_by_name("flannel.1");
   ASSERT_TRUE(old.ok());
-  VxlanSpec spec;
-  spec.name = "flannel.1";
-  spec.vni = 1;
-  spec.local = *parse_ip("192.168.77.1");
-  spec.underlay_ifindex = veth_;
+  VxlanSpec spec = flannel1();
   spec.port = 8472;
-  spec.mtu = 1450;
   auto link = nl_->ensure_vxlan(spec);
   ASSERT_TRUE(link.ok()) << link.status().to_string();
   EXPECT_NE(link->index, old->index);
