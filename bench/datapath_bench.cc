@@ -8,6 +8,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
@@ -60,6 +62,10 @@ constexpr std::uint32_t kUplinkIp = (10u << 24) | (250u << 16) | 1u; // 10.250.0
 constexpr int kWeftProtocol = 247;
 constexpr std::size_t kTxnOps = 128; // etcd's default --max-txn-ops
 constexpr auto kStartDeadline = std::chrono::seconds(60);
+// Every start begins on a settled machine, as a node joins a quiet cluster: no kernel
+// notification for this long (the previous start's entries and their removal all read, etcd's
+// batch of the deleted lease committed; its backend commits every 100 ms).
+constexpr auto kSettle = std::chrono::milliseconds(150);
 constexpr auto kChangeDeadline = std::chrono::seconds(10);
 
 // A failed step: thrown up to main() so the destructors stop weftd and etcd on the way.
@@ -191,6 +197,20 @@ public:
     fdb_.want.insert(fdb.begin(), fdb.end());
   }
 
+  // Waits until no route or neighbour notification has arrived for `quiet` (at most 10 s): the
+  // previous start's entries and their removal are all seen, and the machine has settled.
+  void wait_quiet(std::chrono::milliseconds quiet) {
+    const auto give_up = Clock::now() + std::chrono::seconds(10);
+    std::unique_lock lock(mu_);
+    while (Clock::now() < give_up) {
+      const auto until = last_event_ + quiet;
+      if (Clock::now() >= until) {
+        return;
+      }
+      cv_.wait_until(lock, until);
+    }
+  }
+
   // Waits until pred (called under the lock) holds or the deadline passes.
   bool wait(Clock::time_point deadline, const std::function<bool()>& pred) {
     std::unique_lock lock(mu_);
@@ -309,6 +329,7 @@ private:
       }
       const auto now = Clock::now();
       std::lock_guard lock(mu_);
+      last_event_ = now;
       const auto size = static_cast<std::size_t>(n);
       for (std::size_t off = 0; off + sizeof(nlmsghdr) <= size;) {
         const auto* h = reinterpret_cast<const nlmsghdr*>(buf.data() + off);
@@ -346,6 +367,11 @@ private:
   }
 
   void loop() {
+    // The observer must not lag what it times: under round-robin scheduling, a watcher that has
+    // just read 15000 notifications waits behind weftd's threads for milliseconds before it
+    // reads an event. Real-time priority 1 reads each at once (a root bench; best effort).
+    const sched_param rt{1};
+    (void)::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &rt);
     pollfd fds[3] = {{nl_, POLLIN, 0}, {ino_, POLLIN, 0}, {stop_, POLLIN, 0}};
     while (true) {
       if (::poll(fds, 3, -1) < 0) {
@@ -377,6 +403,7 @@ private:
   Kind neighs_;
   Kind fdb_;
   std::optional<Clock::time_point> file_at_;
+  Clock::time_point last_event_ = Clock::now();
   bool overflow_ = false;
   std::thread thread_;
 };
@@ -737,6 +764,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
     return watch.routes().complete_at &&
            (!vxlan || (watch.neighs().complete_at && watch.fdb().complete_at));
   };
+  watch.wait_quiet(kSettle);
   Weftd weftd(o.weftd, weftd_args, log);
   const auto t0 = weftd.started();
   const auto start_deadline = t0 + kStartDeadline;
@@ -859,6 +887,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
   for (int k = 0; k < o.joins; ++k) {
     watch.reset_file();
     const std::string restart_log = dir + "/weftd-restart.log";
+    watch.wait_quiet(kSettle);
     Weftd again(o.weftd, weftd_args, restart_log);
     const auto t1 = again.started();
     if (!watch.wait(t1 + kStartDeadline, [&] { return watch.file_at().has_value(); })) {
@@ -894,6 +923,7 @@ void run_case(const Options& o, const Case& c, Figures& fig) {
     watch.reset_entries();
     watch.reset_file();
     const std::string join_log = dir + "/weftd-join.log";
+    watch.wait_quiet(kSettle);
     Weftd again(o.weftd, weftd_args, join_log);
     const auto tj = again.started();
     auto fail_join = [&](const std::string& what) {

@@ -376,14 +376,10 @@ std::size_t scan_json_number(std::string_view text, std::size_t i) {
   return finite_number(text.substr(start, i - start)) ? i : std::string_view::npos;
 }
 
-} // namespace
-
-bool is_valid_json(std::string_view text) {
+// Index past the one JSON value that starts at text[i] (after any space) and the space after it,
+// or npos when no valid value starts there. One pass, no allocation below 16 levels of nesting.
+std::size_t scan_json_value(std::string_view text, std::size_t i) {
   constexpr auto npos = std::string_view::npos;
-  std::size_t i = 0;
-  if (text.substr(0, 3) == "\xef\xbb\xbf") {
-    i = 3;
-  }
   std::string open; // the enclosing '{' and '['
   enum class Want { kValue, kKey, kAfterValue } want = Want::kValue;
   const auto skip = [&] {
@@ -395,10 +391,10 @@ bool is_valid_json(std::string_view text) {
     skip();
     if (want == Want::kAfterValue) {
       if (open.empty()) {
-        return i == text.size() || text[i] == '\0';
+        return i;
       }
       if (i >= text.size()) {
-        return false;
+        return npos;
       }
       const char close = open.back() == '{' ? '}' : ']';
       if (text[i] == close) {
@@ -407,22 +403,22 @@ bool is_valid_json(std::string_view text) {
         continue;
       }
       if (text[i] != ',') {
-        return false;
+        return npos;
       }
       ++i;
       want = open.back() == '{' ? Want::kKey : Want::kValue;
       continue;
     }
     if (i >= text.size()) {
-      return false;
+      return npos;
     }
     if (want == Want::kKey) {
       if (text[i] != '"' || (i = scan_json_string(text, i)) == npos) {
-        return false;
+        return npos;
       }
       skip();
       if (i >= text.size() || text[i] != ':') {
-        return false;
+        return npos;
       }
       ++i;
       want = Want::kValue;
@@ -456,10 +452,21 @@ bool is_valid_json(std::string_view text) {
       i = len == 0 ? npos : i + len;
     }
     if (i == npos) {
-      return false;
+      return npos;
     }
     want = Want::kAfterValue;
   }
+}
+
+} // namespace
+
+bool is_valid_json(std::string_view text) {
+  std::size_t i = 0;
+  if (text.substr(0, 3) == "\xef\xbb\xbf") {
+    i = 3;
+  }
+  i = scan_json_value(text, i);
+  return i != std::string_view::npos && (i == text.size() || text[i] == '\0');
 }
 
 std::string go_ip6_string(const net::Ip6Addr& addr) {
@@ -640,8 +647,11 @@ std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view s,
     if (!eat(literal) || s.empty()) {
       continue;
     }
-    // The whole text is valid JSON, so the value ends where skip_value says.
-    const std::size_t end = skip_value(s, 0);
+    // The raw value is the one part whose validity the form does not already decide.
+    const std::size_t end = scan_json_value(s, 0);
+    if (end == std::string_view::npos) {
+      return std::nullopt;
+    }
     const std::string_view raw = s.substr(0, end);
     for (const char c : raw) {
       if (!compact_char(c)) {
@@ -660,10 +670,8 @@ std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view s,
 }
 
 base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json, bool keep_backend_data) {
-  if (is_valid_json(json)) {
-    if (auto a = parse_lease_attrs_flannel_form(json, keep_backend_data)) {
-      return std::move(*a);
-    }
+  if (auto a = parse_lease_attrs_flannel_form(json, keep_backend_data)) {
+    return std::move(*a);
   }
   auto a = parse_lease_attrs_general(json);
   if (a.ok() && !keep_backend_data) {

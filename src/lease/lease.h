@@ -55,10 +55,11 @@ std::string to_json(const LeaseAttrs& attrs);
 base::Result<LeaseAttrs> parse_lease_attrs(std::string_view json, bool keep_backend_data = true);
 // The general parser alone (the fuzzer and the tests check the fast path against it).
 base::Result<LeaseAttrs> parse_lease_attrs_general(std::string_view json);
-// The fast path alone, for `json` that is_valid_json accepts: the attributes when the value is
-// in flannel's own form, {"PublicIP":"a.b.c.d","PublicIPv6":null|"v6"[,"BackendType":"t"]
-// [,"BackendData":raw][,"BackendV6Data":raw]} with no space or escape and raw values Go's
-// compaction leaves as they are; nullopt for anything else.
+// The fast path alone: the attributes when the value is in flannel's own form,
+// {"PublicIP":"a.b.c.d","PublicIPv6":null|"v6"[,"BackendType":"t"][,"BackendData":raw]
+// [,"BackendV6Data":raw]} with no space or escape and raw values that are valid JSON Go's
+// compaction leaves as they are; nullopt for anything else, invalid JSON included. The form
+// decides the validity of everything but the raw values, so only those are scanned.
 std::optional<LeaseAttrs> parse_lease_attrs_flannel_form(std::string_view json,
                                                          bool keep_backend_data = true);
 

@@ -174,6 +174,17 @@ TEST(LeaseJson, FlannelFormFastPathAgreesWithTheGeneralParser) {
       R"({"PublicIP":"10.0.0.1","PublicIPv6":null)",
       R"({"PublicIP":"10.0.0.1"})",
       R"(null)",
+      // Flannel's form around backend data that is not valid JSON: the fast path scans only the
+      // data, and must reject these as the general parser does.
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"VNI":1,}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"VNI":1})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"VNI":1}}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":[1,2})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":1e400})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":tru})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":{"VNI":1},"BackendV6Data":{"a")"
+      R"(:}})",
+      R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendData":)",
   };
   for (const auto& in : fast) {
     ASSERT_TRUE(is_valid_json(in)) << in;
@@ -184,9 +195,7 @@ TEST(LeaseJson, FlannelFormFastPathAgreesWithTheGeneralParser) {
     EXPECT_EQ(*f, *g) << in;
   }
   for (const auto& in : general) {
-    if (is_valid_json(in)) {
-      EXPECT_FALSE(parse_lease_attrs_flannel_form(in).has_value()) << in;
-    }
+    EXPECT_FALSE(parse_lease_attrs_flannel_form(in).has_value()) << in;
     const auto a = parse_lease_attrs(in);
     const auto g = parse_lease_attrs_general(in);
     ASSERT_EQ(a.ok(), g.ok()) << in;

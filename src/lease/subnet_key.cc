@@ -11,7 +11,7 @@ namespace {
 constexpr std::size_t kMaxKeyLength = 512;
 
 // Go's strconv.ParseUint(s, 10, bits): decimal digits (leading zeros allowed), < 2^bits.
-std::optional<int> parse_go_uint(const std::string& s, int bits) {
+std::optional<int> parse_go_uint(std::string_view s, int bits) {
   std::uint64_t v = 0;
   const std::uint64_t limit = std::uint64_t{1} << bits;
   for (char c : s) {
@@ -88,6 +88,12 @@ base::Result<SubnetKey> parse_subnet_key(std::string_view key) {
   std::string v4_len;
   std::optional<std::pair<std::string, std::string>> v6;
   if (auto plain = plain_v4_key(key)) {
+    // The common key, read in place.
+    const auto ip = net::Ip4Addr::parse(plain->first);
+    const auto len = parse_go_uint(plain->second, 5);
+    if (ip.ok() && len) {
+      return SubnetKey{net::Ip4Net(*ip, *len), std::nullopt};
+    }
     v4_text = plain->first;
     v4_len = plain->second;
   } else {

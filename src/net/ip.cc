@@ -9,21 +9,30 @@ namespace weft::net {
 namespace {
 
 std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {
+  // One pass: four runs of one to three digits (no leading zero, at most 255) joined by dots.
   std::uint32_t value = 0;
-  std::size_t start = 0;
+  std::size_t i = 0;
   for (int octet = 0; octet < 4; ++octet) {
-    const std::size_t dot = text.find('.', start);
-    const bool last = octet == 3;
-    if (last != (dot == std::string_view::npos)) {
+    if (octet > 0) {
+      if (i >= text.size() || text[i] != '.') {
+        return std::nullopt;
+      }
+      ++i;
+    }
+    const std::size_t start = i;
+    std::uint32_t v = 0;
+    while (i < text.size() && i - start < 3 && text[i] >= '0' && text[i] <= '9') {
+      v = v * 10 + static_cast<std::uint32_t>(text[i] - '0');
+      ++i;
+    }
+    const std::size_t digits = i - start;
+    if (digits == 0 || v > 255 || (digits > 1 && text[start] == '0')) {
       return std::nullopt;
     }
-    const std::string_view part = last ? text.substr(start) : text.substr(start, dot - start);
-    const auto v = detail::parse_decimal(part, 3, 255);
-    if (!v) {
-      return std::nullopt;
-    }
-    value = (value << 8) | *v;
-    start = dot + 1;
+    value = (value << 8) | v;
+  }
+  if (i != text.size()) {
+    return std::nullopt;
   }
   return value;
 }
