@@ -473,11 +473,14 @@ struct NetlinkImpl::State {
   }
 };
 
-NetlinkImpl::NetlinkImpl(std::unique_ptr<State> state) : state_(std::move(state)) {}
+NetlinkImpl::NetlinkImpl(std::unique_ptr<State> state, std::unique_ptr<State> lookups)
+    : state_(std::move(state)), lookups_(std::move(lookups)) {}
 NetlinkImpl::~NetlinkImpl() = default;
 
-base::Result<std::unique_ptr<NetlinkImpl>> NetlinkImpl::open() {
-  auto state = std::make_unique<State>();
+namespace {
+
+base::Result<std::unique_ptr<NetlinkImpl::State>> open_state() {
+  auto state = std::make_unique<NetlinkImpl::State>();
   state->sock.reset(nl_socket_alloc());
   if (!state->sock) {
     return base::internal_error("nl_socket_alloc failed");
@@ -490,7 +493,23 @@ base::Result<std::unique_ptr<NetlinkImpl>> NetlinkImpl::open() {
   nl_socket_disable_seq_check(state->sock.get());
   // Room for a window of acks (error acks echo the request).
   nl_socket_set_buffer_size(state->sock.get(), 4 << 20, 4 << 20);
-  return std::unique_ptr<NetlinkImpl>(new NetlinkImpl(std::move(state)));
+  return state;
+}
+
+} // namespace
+
+base::Result<std::unique_ptr<NetlinkImpl>> NetlinkImpl::open() {
+  // Both sockets now, in the calling thread's network namespace.
+  auto state = open_state();
+  if (!state.ok()) {
+    return state.status();
+  }
+  auto lookups = open_state();
+  if (!lookups.ok()) {
+    return lookups.status();
+  }
+  return std::unique_ptr<NetlinkImpl>(
+      new NetlinkImpl(std::move(state).value(), std::move(lookups).value()));
 }
 
 base::Result<std::unique_ptr<Netlink>> make_netlink() {
@@ -874,7 +893,7 @@ base::Status NetlinkImpl::set_up(int ifindex) {
 }
 
 std::vector<std::optional<RouteAnswer>> NetlinkImpl::route_get(const std::vector<IpAddr>& addrs) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(lookup_mu_);
   std::vector<std::optional<RouteAnswer>> out(addrs.size());
   auto build = [&](std::size_t i) {
     MsgPtr msg(nlmsg_alloc_simple(RTM_GETROUTE, 0));
@@ -941,7 +960,7 @@ std::vector<std::optional<RouteAnswer>> NetlinkImpl::route_get(const std::vector
   };
   // An address the kernel has no route for (ENETUNREACH and the like) has no answer.
   std::vector<State::Failure> failures;
-  (void)state_->transact_acks(addrs.size(), false, build, failures, on_reply);
+  (void)lookups_->transact_acks(addrs.size(), false, build, failures, on_reply);
   for (const auto& f : failures) {
     out[f.i].reset();
   }

@@ -42,11 +42,15 @@ public:
   struct State; // libnl objects, defined in the .cc
 
 private:
-  explicit NetlinkImpl(std::unique_ptr<State> state);
+  NetlinkImpl(std::unique_ptr<State> state, std::unique_ptr<State> lookups);
   base::Result<LinkInfo> link_locked(int ifindex, const char* name);
 
   std::mutex mu_;
   std::unique_ptr<State> state_;
+  // route_get's own socket: a lookup (vxlan DirectRouting, on a lease event) does not wait
+  // behind a batch of thousands of routes on the main one.
+  std::mutex lookup_mu_;
+  std::unique_ptr<State> lookups_;
 };
 
 } // namespace weft::kernel
