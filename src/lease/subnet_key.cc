@@ -1,6 +1,10 @@
 #include "lease/subnet_key.h"
 
 #include <regex>
+#include <string_view>
+#include <tuple>
+
+#include <fmt/format.h>
 
 #include "lease/lease.h"
 
@@ -84,46 +88,45 @@ base::Result<SubnetKey> parse_subnet_key(std::string_view key) {
     return base::invalid_argument("subnet key " + quote(key) + " is longer than " +
                                   std::to_string(kMaxKeyLength) + " bytes");
   }
-  std::string v4_text;
-  std::string v4_len;
-  std::optional<std::pair<std::string, std::string>> v6;
+  // The parts, as views of the key (or of the regex's copy of it).
+  std::string_view v4_text;
+  std::string_view v4_len;
+  std::optional<std::pair<std::string_view, std::string_view>> v6;
+  std::string text;
+  std::smatch m;
   if (auto plain = plain_v4_key(key)) {
-    // The common key, read in place.
-    const auto ip = net::Ip4Addr::parse(plain->first);
-    const auto len = parse_go_uint(plain->second, 5);
-    if (ip.ok() && len) {
-      return SubnetKey{net::Ip4Net(*ip, *len), std::nullopt};
-    }
-    v4_text = plain->first;
-    v4_len = plain->second;
+    std::tie(v4_text, v4_len) = *plain;
   } else {
     static const std::regex kPattern(R"((\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$)",
                                      std::regex::ECMAScript);
-    const std::string text(key);
-    std::smatch m;
+    text = std::string(key);
     if (!std::regex_search(text, m, kPattern)) {
       return base::invalid_argument("subnet key " + quote(key) +
                                     " does not end in a.b.c.d-len[&v6addr-len]");
     }
-    v4_text = m.str(1);
-    v4_len = m.str(2);
+    const auto part = [&](int k) {
+      return std::string_view(text).substr(static_cast<std::size_t>(m.position(k)),
+                                           static_cast<std::size_t>(m.length(k)));
+    };
+    v4_text = part(1);
+    v4_len = part(2);
     if (m[3].matched) {
-      v6.emplace(m.str(3), m.str(4));
+      v6.emplace(part(3), part(4));
     }
   }
   auto ip = net::Ip4Addr::parse(v4_text);
   const auto len = parse_go_uint(v4_len, 5);
   if (!ip.ok() || !len) {
-    return base::invalid_argument("subnet key " + quote(key) + ": bad IPv4 subnet \"" + v4_text +
-                                  "-" + v4_len + "\"");
+    return base::invalid_argument(
+        fmt::format("subnet key {}: bad IPv4 subnet \"{}-{}\"", quote(key), v4_text, v4_len));
   }
   SubnetKey result{net::Ip4Net(*ip, *len), std::nullopt};
   if (v6) {
     auto ip6 = parse_go_ip6(v6->first);
     const auto len6 = parse_go_uint(v6->second, 7);
     if (!ip6.ok() || !len6) {
-      return base::invalid_argument("subnet key " + quote(key) + ": bad IPv6 subnet \"" +
-                                    v6->first + "-" + v6->second + "\"");
+      return base::invalid_argument(fmt::format("subnet key {}: bad IPv6 subnet \"{}-{}\"",
+                                                quote(key), v6->first, v6->second));
     }
     result.second = net::Ip6Net(*ip6, *len6);
     if (*result.first == net::Ip4Net()) {

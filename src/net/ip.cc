@@ -9,7 +9,7 @@ namespace weft::net {
 namespace {
 
 std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {
-  // One pass: four runs of one to three digits (no leading zero, at most 255) joined by dots.
+  // One pass: four decimal octets joined by dots, nothing after the fourth.
   std::uint32_t value = 0;
   std::size_t i = 0;
   for (int octet = 0; octet < 4; ++octet) {
@@ -20,16 +20,14 @@ std::optional<std::uint32_t> parse_dotted_quad(std::string_view text) {
       ++i;
     }
     const std::size_t start = i;
-    std::uint32_t v = 0;
-    while (i < text.size() && i - start < 3 && text[i] >= '0' && text[i] <= '9') {
-      v = v * 10 + static_cast<std::uint32_t>(text[i] - '0');
+    while (i < text.size() && text[i] != '.') {
       ++i;
     }
-    const std::size_t digits = i - start;
-    if (digits == 0 || v > 255 || (digits > 1 && text[start] == '0')) {
+    const auto v = detail::parse_decimal(text.substr(start, i - start), 3, 255);
+    if (!v) {
       return std::nullopt;
     }
-    value = (value << 8) | v;
+    value = (value << 8) | *v;
   }
   if (i != text.size()) {
     return std::nullopt;
