@@ -347,6 +347,54 @@ TEST_F(EtcdStoreTest, AcquireDuringTheWatchSnapshotAllocatesFromTheListing) {
   }
 }
 
+TEST_F(EtcdStoreTest, WatchOpensBeforeTheStartWritesTheNodesLease) {
+  // etcd sends at once to a watcher that starts past its current revision, and catches up one
+  // that starts at or below it only in its sync loop, every 100 ms. A starting daemon's watch
+  // opens right after its listing, so before the acquire writes the node's lease: opened after
+  // that write, it held back the lease's event, and every change after it, for up to 100 ms.
+  auto writer = make_store();
+  ASSERT_TRUE(writer->acquire_lease(attrs_for(1), options()).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool acquired = false;
+  bool held = false;
+  std::uint64_t watches_at_snapshot = 0;
+  EtcdStore* watching = nullptr;
+  auto cfg = store_config(*cluster_);
+  cfg.on_snapshot_read = [&] { // the watch waits here (its snapshot read) until the acquire
+    std::unique_lock lock(mu);
+    watches_at_snapshot = watching->rpc_counts()[Rpc::kWatch];
+    held = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return acquired; });
+  };
+  auto store = make_store(cfg);
+  watching = store.get();
+  store->expect_watch();
+  LeaseModel model;
+  std::jthread watch([&](std::stop_token st) {
+    (void)store->watch_leases(st, [&](const store::LeaseBatch& b) { model.apply(b); });
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held; }));
+  }
+  auto own = store->acquire_lease(attrs_for(2), options());
+  {
+    std::lock_guard lock(mu);
+    acquired = true;
+    cv.notify_all();
+  }
+  ASSERT_TRUE(own.ok()) << own.status().to_string();
+  EXPECT_EQ(watches_at_snapshot, 1u); // open before the node's lease was written
+  // The write's event comes through that watch, after the snapshot (which did not hold it).
+  const std::string key = lease::make_subnet_key(own->subnet, own->ipv6_subnet);
+  ASSERT_TRUE(wait_until([&] { return model.has(key); }));
+  EXPECT_EQ(model.resets(), 1);
+  EXPECT_EQ(model.leases().size(), 2u);
+  EXPECT_EQ(store->rpc_counts()[Rpc::kWatch], 1u);
+}
+
 TEST_F(EtcdStoreTest, LeaseGrantedAheadIsTheAcquiresOrIsRevoked) {
   auto leases_in_etcd = [&] {
     auto out = cluster_->etcdctl({"lease", "list"});

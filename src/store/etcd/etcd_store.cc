@@ -769,7 +769,23 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
     return sleep_for(stop, backoff.next());
   };
 
+  // Opens the watch from next_rev; null when that fails (reported when `report`).
+  auto open_watch = [&](bool report) -> std::unique_ptr<WatchStream> {
+    auto opened = client_->watch(subnets_prefix_, prefix_range_end(subnets_prefix_), next_rev);
+    if (!opened.ok()) {
+      if (report) {
+        fail("opening watch", opened.status());
+      }
+      return nullptr;
+    }
+    std::unique_ptr<WatchStream> stream = std::move(*opened);
+    std::lock_guard lock(stream_mu);
+    live = stream.get();
+    return stream;
+  };
+
   while (!stop.stop_requested()) {
+    std::unique_ptr<WatchStream> stream;
     if (need_list) {
       // Serializable: the member's own state at some revision R, without a round through the
       // leader; the watch from R + 1 then delivers everything after it, wherever R is.
@@ -785,9 +801,21 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         // An acquire waiting for the mirror allocates from the listing, and goes first: its pass
         // and its writes decide the node's subnet (subnet.env waits for them), this parse only
         // feeds the mirror.
-        std::unique_lock lock(mirror_mu_);
+        std::lock_guard lock(mirror_mu_);
         listing_ = listing;
         mirror_cv_.notify_all();
+      }
+      // The watch opens now, while etcd is still at R (nothing is written meanwhile unless
+      // another node writes): etcd delivers at once to a watcher that starts past its current
+      // revision, and catches up one that starts at or below it only in its sync loop, every
+      // 100 ms. Opened after the acquire's write, the watch held back that write's event and
+      // every change after it for up to 100 ms. Its events wait in the stream until the
+      // snapshot is delivered. A failure here is retried (and reported) below, once the snapshot
+      // is delivered, without listing again.
+      next_rev = listed_at + 1;
+      stream = open_watch(/*report=*/false);
+      if (owns_mirror) {
+        std::unique_lock lock(mirror_mu_);
         mirror_cv_.wait_for(lock, config_.call_timeout, [&] {
           return (acquires_waiting_ == 0 && listing_readers_ == 0) || stop.stop_requested();
         });
@@ -818,18 +846,13 @@ base::Status EtcdStore::watch_leases(std::stop_token stop,
         }
       }
       on_batch(batch);
-      next_rev = listed_at + 1;
       need_list = false;
     }
-    auto opened = client_->watch(subnets_prefix_, prefix_range_end(subnets_prefix_), next_rev);
-    if (!opened.ok()) {
-      fail("opening watch", opened.status());
-      continue;
-    }
-    std::unique_ptr<WatchStream> stream = std::move(*opened);
-    {
-      std::lock_guard lock(stream_mu);
-      live = stream.get();
+    if (!stream) {
+      stream = open_watch(/*report=*/true);
+      if (!stream) {
+        continue;
+      }
     }
     if (stop.stop_requested()) {
       stream->cancel();
