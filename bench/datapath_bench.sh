@@ -15,24 +15,24 @@ fi
 build=$(cd "$1" && pwd)
 shift
 runs=1
+write_baseline=false
 args=()
 for a in "$@"; do
   case "$a" in
   --runs=*) runs=${a#--runs=} ;;
-  *) args+=("$a") ;;
+  *)
+    [ "$a" = "--write-baseline" ] && write_baseline=true
+    args+=("$a")
+    ;;
   esac
 done
 if ! [[ "$runs" =~ ^[1-9][0-9]{0,2}$ ]]; then
   echo "--runs=$runs: want a whole number from 1 to 999" >&2
   exit 2
 fi
-if [ "$runs" -gt 1 ]; then
-  for a in "${args[@]}"; do
-    if [ "$a" = "--write-baseline" ]; then
-      echo "--write-baseline takes one run; drop --runs=$runs" >&2
-      exit 2
-    fi
-  done
+if [ "$runs" -gt 1 ] && $write_baseline; then
+  echo "--write-baseline takes one run; drop --runs=$runs" >&2
+  exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 bench="$build/bench/datapath_bench"
@@ -76,7 +76,7 @@ if [ "$runs" -eq 1 ]; then
   exit 0
 fi
 
-outputs=$(mktemp -d /tmp/weft-bench-runs.XXXXXX)
+outputs=$(mktemp -d /tmp/weft-bench-runs.XXXXXX) # each run's output; removed on exit
 for i in $(seq 1 "$runs"); do
   echo "== run $i of $runs"
   ip netns exec "$ns" "$bench" --weftd="$weftd" --netns="$ns" \
